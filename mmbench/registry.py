@@ -1,0 +1,101 @@
+"""One generic registry for adapters, models and tasks.
+
+Entries come from a decorator, from lazy "module:attr" targets (imported on first
+use, so listing names costs no imports), or from package entry points.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class RegistryError(KeyError):
+    """Unknown or duplicate name; str() is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _import_target(target: str) -> object:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
+
+class Registry(Generic[T]):
+    """Names -> objects of one kind, with a did-you-mean hint for unknown names."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._objects: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str, obj: T | None = None) -> Callable[[T], T]:
+        """Register `obj` under `name`; used bare as a decorator when `obj` is None."""
+
+        def decorator(target: T) -> T:
+            self._add(name, target)
+            return target
+
+        if obj is not None:
+            decorator(obj)
+        return decorator
+
+    def register_lazy(self, name: str, target: str) -> None:
+        """Register "module:attr", imported only when `name` is first looked up."""
+        if name in self._objects or name in self._lazy:
+            raise RegistryError(f"{self.kind} {name!r} is already registered")
+        self._lazy[name] = target
+
+    def _add(self, name: str, obj: T) -> None:
+        if name in self._objects:
+            raise RegistryError(f"{self.kind} {name!r} is already registered")
+        # A lazy placeholder is replaced by the real object when its module registers it.
+        self._lazy.pop(name, None)
+        self._objects[name] = obj
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded or self.entry_point_group is None:
+            return
+        self._entry_points_loaded = True
+        for ep in metadata.entry_points(group=self.entry_point_group):
+            if ep.name not in self._objects and ep.name not in self._lazy:
+                self._lazy[ep.name] = ep.value
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(set(self._objects) | set(self._lazy))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> T:
+        if name in self._objects:
+            return self._objects[name]
+        self._load_entry_points()
+        if name in self._lazy:
+            target = self._lazy[name]
+            obj = _import_target(target)
+            # Importing the module may have registered `name` through its decorator.
+            if name not in self._objects:
+                self._lazy.pop(name, None)
+                self._objects[name] = obj  # type: ignore[assignment]
+            return self._objects[name]
+        raise RegistryError(self._unknown_message(name))
+
+    def _unknown_message(self, name: str) -> str:
+        known = self.names()
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(known) or 'none'}."
