@@ -58,7 +58,11 @@ class Registry(Generic[T]):
     def _add(self, name: str, obj: T) -> None:
         if name in self._objects:
             raise RegistryError(f"{self.kind} {name!r} is already registered")
-        # A lazy placeholder is replaced by the real object when its module registers it.
+        # A lazy placeholder is replaced by the real object when its own module registers
+        # it; anything else claiming that name is a duplicate.
+        lazy = self._lazy.get(name)
+        if lazy is not None and getattr(obj, "__module__", None) != lazy.partition(":")[0]:
+            raise RegistryError(f"{self.kind} {name!r} is already registered (by {lazy})")
         self._lazy.pop(name, None)
         self._objects[name] = obj
 

@@ -21,7 +21,7 @@ from mmbench.adapters import register_adapter
 from mmbench.adapters.base import Adapter, CorpusInfo, ImageRef, Item
 from mmbench.schema import make_record
 
-COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (50, 80, 230), "yellow": (230, 210, 40)}
+COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (50, 80, 230)}
 SHAPES = ("circle", "square", "triangle")
 SPLIT_SIZES = {"train": 3000, "val": 600, "test": 1000}
 SPLIT_SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
@@ -74,11 +74,11 @@ def _positions(rng: random.Random) -> list[tuple[int, int]]:
     return [left, right]
 
 
-def generate(rng: random.Random) -> tuple[str, bool, list[Obj]]:
+def generate(rng: random.Random, relational_share: float) -> tuple[str, bool, list[Obj]]:
     """One (question, answer, objects left-to-right)."""
     target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
     answer = rng.random() < 0.5
-    if rng.random() < 0.5:
+    if rng.random() >= relational_share:
         question = f"is there a {target[0]} {target[1]}?"
         objects = [target, _other(rng, target)] if answer else _negative_pair(rng, target)
         if answer:
@@ -108,6 +108,7 @@ class ShapesAdapter(Adapter):
 
     seed: int = 0
     scale: float = 1.0
+    relational_share: float = 0.0
 
     def splits(self, root: Path) -> list[str]:
         return list(SPLIT_SIZES)
@@ -119,7 +120,7 @@ class ShapesAdapter(Adapter):
         rng = random.Random(self.seed * 1000 + SPLIT_SEED_OFFSET[split])
         count = max(1, round(SPLIT_SIZES[split] * self.scale))
         for i in range(count):
-            question, answer, objects = generate(rng)
+            question, answer, objects = generate(rng, self.relational_share)
             png = _draw(list(zip(objects, _positions(rng), strict=True)), rng)
             rid = f"shapes-{split}-{i:05d}"
             meta: dict[str, Any] = {"objects": [list(o) for o in objects]}

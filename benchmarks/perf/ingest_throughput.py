@@ -1,0 +1,278 @@
+"""Ingest throughput: `mmbench.data.build` of a COCO-captions corpus against a raw read.
+
+    python benchmarks/perf/ingest_throughput.py --images 20000 --out bench-out/ingest.json
+
+Generates (once, cached under a temp folder) a COCO-format corpus of small, varied,
+seeded JPEGs with five captions each, then for each corpus size measures in separate
+subprocesses, each run twice with the second (warm page cache) timing kept:
+
+- raw: parse annotations/captions_val2017.json and read every listed image's bytes;
+- ingest: `build(ADAPTERS.get("coco-captions")(), root)` into a scratch dataset home.
+
+Reports images/s, MB/s, the ratio ingest/raw throughput (target >= 0.8) and the peak
+RSS of each subprocess, at two corpus sizes so memory growth with size is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+ANNOTATION = "annotations/captions_val2017.json"
+IMAGE_DIR = "val2017"
+SHAPES = [(224, 168), (168, 224), (200, 200), (240, 160), (192, 144)]
+NOUNS = ["dog", "cat", "man", "woman", "bus", "train", "kite", "pizza", "clock", "horse",
+         "boat", "bench", "giraffe", "child", "bicycle", "plate", "street", "table"]
+VERBS = ["standing", "sitting", "walking", "lying", "parked", "flying", "waiting", "eating"]
+PLACES = ["on a street", "in a field", "near the water", "in a kitchen", "on a table",
+          "at the station", "under a tree", "in the snow", "next to a building"]
+
+
+# --- corpus generation ---------------------------------------------------------------------
+
+def _jpeg(seed: int, index: int) -> bytes:
+    """A seeded picture: two-colour gradient, random shapes, mild noise; ~5-20 KB as JPEG."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng([seed, index])
+    w, h = SHAPES[int(rng.integers(len(SHAPES)))]
+    c1, c2 = (tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2))
+    grad = Image.linear_gradient("L").resize((w, h)).rotate(90 * int(rng.integers(4)))
+    img = Image.composite(Image.new("RGB", (w, h), c1), Image.new("RGB", (w, h), c2), grad)
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 13))):
+        x0, y0 = int(rng.integers(w)), int(rng.integers(h))
+        x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        kind = int(rng.integers(4))
+        if kind == 0:
+            draw.ellipse((x0, y0, x1, y1), fill=fill)
+        elif kind == 1:
+            draw.rectangle((x0, y0, x1, y1), fill=fill)
+        elif kind == 2:
+            draw.line((x0, y0, x1, y1), fill=fill, width=int(rng.integers(1, 7)))
+        else:
+            draw.polygon([(x0, y0), (x1, y0), (int(rng.integers(w)), y1)], fill=fill)
+    noise = rng.normal(0.0, rng.uniform(2, 14), (h, w, 1))
+    pixels = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=int(rng.choice([70, 80, 85, 90])))
+    return out.getvalue()
+
+
+def _file_name(image_id: int) -> str:
+    return f"{image_id:012d}.jpg"
+
+
+def _write_chunk(args: tuple[Path, int, int, int]) -> int:
+    folder, seed, start, stop = args
+    for image_id in range(start, stop):
+        path = folder / _file_name(image_id)
+        if not path.is_file():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(_jpeg(seed, image_id))
+            tmp.rename(path)  # atomic, so an interrupted run never leaves a cut-off JPEG
+    return stop - start
+
+
+def ensure_images(pool: Path, count: int, seed: int, workers: int) -> None:
+    """Generate images 1..count into `pool` unless already there (the cache)."""
+    folder = pool / IMAGE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = [(folder, seed, s, min(s + 500, count + 1)) for s in range(1, count + 1, 500)]
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        list(ex.map(_write_chunk, chunks))
+
+
+def _captions(seed: int, image_id: int) -> list[str]:
+    import numpy as np
+
+    rng = np.random.default_rng([seed, image_id, 1])
+    pick = lambda words: words[int(rng.integers(len(words)))]  # noqa: E731
+    return [f"a {pick(NOUNS)} {pick(VERBS)} {pick(PLACES)} with a {pick(NOUNS)}"
+            for _ in range(5)]
+
+
+def make_corpus(pool: Path, base: Path, count: int, seed: int) -> Path:
+    """A corpus root of the first `count` images: its own annotation file, shared images."""
+    root = base / f"coco-{count}"
+    ann = root / ANNOTATION
+    if ann.is_file():
+        return root
+    ann.parent.mkdir(parents=True, exist_ok=True)
+    images_link = root / IMAGE_DIR
+    if not images_link.exists():
+        images_link.symlink_to(pool / IMAGE_DIR, target_is_directory=True)
+    images, annotations = [], []
+    for image_id in range(1, count + 1):
+        images.append({"id": image_id, "file_name": _file_name(image_id), "license": 1,
+                       "width": 0, "height": 0, "coco_url": "", "date_captured": ""})
+        for caption in _captions(seed, image_id):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "caption": caption})
+    payload = {"info": {"description": f"mmbench synthetic COCO, seed {seed}"}, "licenses": [],
+               "images": images, "annotations": annotations}
+    tmp = ann.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload))
+    tmp.rename(ann)
+    return root
+
+
+# --- measurements (run in a subprocess each) -----------------------------------------------
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def raw_read(root: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    with (root / ANNOTATION).open("rb") as handle:
+        data = json.load(handle)
+    total = 0
+    for image in data["images"]:
+        total += len((root / IMAGE_DIR / image["file_name"]).read_bytes())
+    return {"seconds": time.perf_counter() - started, "images": len(data["images"]),
+            "bytes": total}
+
+
+def ingest(root: Path, home: Path) -> dict[str, Any]:
+    from mmbench.adapters import ADAPTERS
+    from mmbench.data import build
+
+    adapter = ADAPTERS.get("coco-captions")()
+    started = time.perf_counter()
+    report = build(adapter, root, home=home)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(home, ignore_errors=True)
+    return {"seconds": seconds, "images": report.kept, "rejected": report.rejected}
+
+
+def worker(mode: str, root: Path, home: Path, profile: Path | None) -> None:
+    """Measure one mode twice and print the second run, with peak RSS, as one JSON line."""
+    if mode == "ingest":  # the baseline is the RSS of the libraries a build imports
+        import datasets.arrow_writer  # noqa: F401
+        import PIL.Image  # noqa: F401
+
+        import mmbench.data  # noqa: F401
+    baseline = _peak_rss_mb()
+    run = (lambda: raw_read(root)) if mode == "raw" else (lambda: ingest(root, home))
+    first = run()
+    result = run()
+    result.update(mode=mode, first_seconds=first["seconds"], baseline_rss_mb=baseline,
+                  peak_rss_mb=_peak_rss_mb())
+    if profile is not None:  # a third, unmeasured run: the profiler's overhead skews timings
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        with profile.open("w") as out:
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+    print(json.dumps(result))
+
+
+def measure(mode: str, root: Path, home: Path, profile: Path | None) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", mode, "--root", str(root), "--home", str(home)]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
+    # The checkout's mmbench, whether or not it is pip-installed.
+    path = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+# --- driver --------------------------------------------------------------------------------
+
+def _row(n: int, raw: dict[str, Any], ing: dict[str, Any]) -> dict[str, Any]:
+    mb = raw["bytes"] / 1e6
+    return {
+        "images": n, "image_mb": round(mb, 1),
+        "raw_s": round(raw["seconds"], 3), "ingest_s": round(ing["seconds"], 3),
+        "raw_img_per_s": round(n / raw["seconds"]), "ingest_img_per_s": round(n / ing["seconds"]),
+        "raw_mb_per_s": round(mb / raw["seconds"], 1),
+        "ingest_mb_per_s": round(mb / ing["seconds"], 1),
+        "ratio": round(raw["seconds"] / ing["seconds"], 3),
+        "raw_peak_rss_mb": round(raw["peak_rss_mb"], 1),
+        "ingest_baseline_rss_mb": round(ing["baseline_rss_mb"], 1),
+        "ingest_peak_rss_mb": round(ing["peak_rss_mb"], 1),
+        "kept": ing["images"], "rejected": ing["rejected"],
+    }
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    head = (f"{'images':>7} {'MB':>6} {'raw s':>7} {'ingest s':>8} {'raw img/s':>10} "
+            f"{'ingest img/s':>12} {'ratio':>6} {'RSS base MB':>11} {'RSS peak MB':>11}")
+    print(head)
+    for r in rows:
+        print(f"{r['images']:>7} {r['image_mb']:>6} {r['raw_s']:>7} {r['ingest_s']:>8} "
+              f"{r['raw_img_per_s']:>10} {r['ingest_img_per_s']:>12} {r['ratio']:>6} "
+              f"{r['ingest_baseline_rss_mb']:>11} {r['ingest_peak_rss_mb']:>11}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    cache = Path(args.cache_dir or Path(tempfile.gettempdir()) / "mmbench-bench-ingest")
+    cache = cache / f"seed{args.seed}"
+    sizes = sorted({min(args.small, args.images), args.images})
+    started = time.perf_counter()
+    ensure_images(cache / "pool", args.images, args.seed, args.workers)
+    print(f"corpus ready in {time.perf_counter() - started:.1f}s under {cache}", flush=True)
+    rows = []
+    for n in sizes:
+        root = make_corpus(cache / "pool", cache, n, args.seed)
+        home = cache / f"home-{n}"
+        profile = Path(args.profile_dir) / f"ingest-{n}.txt" if args.profile_dir else None
+        if profile is not None:
+            profile.parent.mkdir(parents=True, exist_ok=True)
+        raw = measure("raw", root, home, None)
+        ing = measure("ingest", root, home, profile)
+        rows.append(_row(n, raw, ing))
+    _print_table(rows)
+    return {"benchmark": "ingest_throughput", "adapter": "coco-captions", "seed": args.seed,
+            "target_ratio": 0.8, "rows": rows,
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "command": " ".join([Path(sys.executable).name, *sys.argv])}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=20000, help="largest corpus size")
+    parser.add_argument("--small", type=int, default=5000, help="smaller corpus size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("bench-out/ingest.json"))
+    parser.add_argument("--cache-dir", default=None, help="generated corpus cache (temp dir)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for generating images")
+    parser.add_argument("--profile-dir", default=None,
+                        help="write a cProfile summary of each ingest here")
+    parser.add_argument("--worker", choices=["raw", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.root, args.home, args.profile)
+        return
+    result = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The one data path from Arrow to tensors.
+
+Reads Arrow record batches (only the columns a model needs), decodes and resizes
+images per batch, and yields `Batch`es. Nothing larger than one batch is ever
+materialised as Python objects, so memory stays flat as a dataset grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+COLUMNS = ("id", "images", "text", "question", "hypothesis", "captions", "label")
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    images: Any  # torch.FloatTensor [B, 3, S, S] in [0, 1], or None when not decoded
+    texts: list[str]
+    labels: Any  # torch.LongTensor [B] (-1 where unlabeled), or None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def primary_text(row: dict[str, Any]) -> str:
+    """The text a classifier reads: text, else question, else hypothesis, else a caption."""
+    for key in ("text", "question", "hypothesis"):
+        if row.get(key):
+            return str(row[key])
+    captions = row.get("captions") or []
+    return str(captions[0]) if captions else ""
+
+
+def _decode_images(cells: list[Any], size: int) -> Any:
+    import torch
+
+    from mmbench.images import decode_rgb
+
+    out = np.zeros((len(cells), size, size, 3), dtype=np.uint8)
+    for i, images in enumerate(cells):
+        if images:  # a record without an image stays black
+            out[i] = np.asarray(decode_rgb(images[0]["bytes"], size))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_batch(table: Any, image_size: int | None) -> Batch:
+    """Arrow table slice -> Batch."""
+    import torch
+
+    columns = set(table.column_names)
+    ids = table.column("id").to_pylist()
+    text_cols = [c for c in ("text", "question", "hypothesis", "captions") if c in columns]
+    text_rows = table.select(text_cols).to_pylist()
+    texts = [primary_text(r) for r in text_rows]
+    images = None
+    if image_size is not None and "images" in columns:
+        images = _decode_images(table.column("images").to_pylist(), image_size)
+    labels = None
+    if "label" in columns:
+        raw = table.column("label").to_pylist()
+        labels = torch.tensor([-1 if v is None else v for v in raw], dtype=torch.long)
+    return Batch(ids=ids, images=images, texts=texts, labels=labels)
+
+
+class _IndexedBatches:
+    """Map-style view: item k is batch k; picklable for worker processes."""
+
+    def __init__(self, dataset: Any, order: np.ndarray, batch_size: int, image_size: int | None,
+                 columns: tuple[str, ...]):
+        self.dataset = dataset
+        self.order = order
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return (len(self.order) + self.batch_size - 1) // self.batch_size
+
+    def __getitem__(self, k: int) -> Batch:
+        import pyarrow as pa
+
+        idx = self.order[k * self.batch_size:(k + 1) * self.batch_size]
+        table = self.dataset.data.table
+        cols = [c for c in self.columns if c in table.column_names]
+        # Consecutive indices are a zero-copy slice; a shuffled batch is one `take`.
+        if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
+            part = table.select(cols).slice(int(idx[0]), len(idx))
+        else:
+            part = table.select(cols).take(pa.array(idx))
+        return to_batch(part, self.image_size)
+
+
+def _identity(batch: Batch) -> Batch:
+    return batch
+
+
+class BatchLoader:
+    """Iterate a `datasets.Dataset` split as Batches, optionally shuffled per epoch."""
+
+    def __init__(self, dataset: Any, *, batch_size: int = 64, image_size: int | None = 32,
+                 shuffle: bool = False, seed: int = 0, num_workers: int = 0,
+                 columns: tuple[str, ...] = COLUMNS) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.num_workers = num_workers
+        self.columns = columns
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return (len(self.dataset) + self.batch_size - 1) // self.batch_size
+
+    def _order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng((self.seed, self.epoch)).permutation(n)
+
+    def __iter__(self) -> Iterator[Batch]:
+        view = _IndexedBatches(self.dataset, self._order(), self.batch_size, self.image_size,
+                               self.columns)
+        self.epoch += 1
+        if self.num_workers <= 0:
+            for k in range(len(view)):
+                yield view[k]
+            return
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(view, batch_size=None, num_workers=self.num_workers,
+                            collate_fn=_identity)
+        yield from loader

@@ -1,0 +1,38 @@
+"""The model zoo: one family per module, each registered by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mmbench.registry import Registry
+
+MODELS: Registry[Callable[..., Any]] = Registry("model", "mmbench.models")
+
+_BUILTIN = {
+    "majority": "mmbench.models.majority:MajorityClass",
+    "image-only": "mmbench.models.unimodal:ImageOnly",
+    "text-only": "mmbench.models.unimodal:TextOnly",
+    "concat-fusion": "mmbench.models.concat_fusion:ConcatFusion",
+}
+for _name, _target in _BUILTIN.items():
+    MODELS.register_lazy(_name, _target)
+
+
+def register_model(name: str) -> Callable[[Any], Any]:
+    """Decorator: register a model class (a factory taking keyword config) under `name`."""
+
+    def decorator(cls: Any) -> Any:
+        MODELS.register(name, cls)
+        cls.registry_name = name
+        return cls
+
+    return decorator
+
+
+def create(name: str, **config: Any) -> Any:
+    """Instantiate registered model `name` with explicit keyword configuration."""
+    return MODELS.get(name)(**config)
+
+
+__all__ = ["MODELS", "create", "register_model"]

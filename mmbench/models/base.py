@@ -1,0 +1,56 @@
+"""What a model is, by capability. A model never sees a dataset name.
+
+- `Classifier`: trained under the harness protocol (`fit(train, val)`), then
+  `predict_proba(batch)`.
+- `DualEncoder`: `embed_images(batch)` and `embed_texts(texts)`.
+A model may be both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mmbench.loader import Batch
+
+
+@dataclass
+class FitReport:
+    epochs: int = 0
+    steps: int = 0
+    best_epoch: int = 0
+    best_val_loss: float | None = None
+    seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    def fit(self, train: Any, val: Any, *, num_classes: int, seed: int) -> FitReport: ...
+
+    def predict_proba(self, batch: Batch) -> np.ndarray: ...
+
+
+@runtime_checkable
+class DualEncoder(Protocol):
+    def embed_images(self, batch: Batch) -> np.ndarray: ...
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray: ...
+
+
+def config_hash(name: str, config: dict[str, Any]) -> str:
+    """Stable short hash of a model's name and explicit configuration."""
+    payload = json.dumps({"model": name, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def num_parameters(model: Any) -> int:
+    """Parameter count of a model that exposes `.network` (torch) or reports its own."""
+    count = getattr(model, "num_parameters", None)
+    if callable(count):
+        return int(count())
+    return 0

@@ -1,0 +1,105 @@
+"""Base for classifiers built from torch modules and trained by `mmbench.train`.
+
+A subclass says which modalities it reads and builds a network whose forward
+takes (images, tokens, lengths) and returns logits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mmbench.loader import Batch, BatchLoader
+from mmbench.models.base import FitReport
+from mmbench.models.text import Vocabulary
+from mmbench.train import TrainConfig, seed_everything, train
+
+TEXT_COLUMNS = ("id", "text", "question", "hypothesis", "captions")
+
+
+class TorchClassifier:
+    uses_images: ClassVar[bool] = True
+    uses_text: ClassVar[bool] = True
+    registry_name: ClassVar[str] = ""
+
+    def __init__(self, *, image_size: int = 32, max_text_len: int = 48, vocab_size: int = 20000,
+                 train: dict[str, Any] | None = None, **arch: Any) -> None:
+        self.image_size = image_size
+        self.max_text_len = max_text_len
+        self.vocab_size = vocab_size
+        self.train_config = TrainConfig(**(train or {}))
+        self.arch = arch
+        self.network: Any = None
+        self.vocab: Vocabulary | None = None
+        self.num_classes = 0
+
+    def config(self) -> dict[str, Any]:
+        return {"image_size": self.image_size, "max_text_len": self.max_text_len,
+                "vocab_size": self.vocab_size, "train": self.train_config.to_dict(), **self.arch}
+
+    def build(self, num_classes: int, vocab_size: int) -> Any:
+        raise NotImplementedError
+
+    def _loader(self, split: Any, *, shuffle: bool = False, seed: int = 0) -> BatchLoader:
+        return BatchLoader(split, batch_size=self.train_config.batch_size,
+                           image_size=self.image_size if self.uses_images else None,
+                           shuffle=shuffle, seed=seed, num_workers=self.train_config.num_workers)
+
+    def _build_vocab(self, train_split: Any) -> Vocabulary:
+        loader = BatchLoader(train_split, batch_size=1024, image_size=None, columns=TEXT_COLUMNS)
+        return Vocabulary.build((t for batch in loader for t in batch.texts), self.vocab_size)
+
+    def logits(self, batch: Batch) -> Any:
+        tokens = lengths = None
+        if self.uses_text:
+            assert self.vocab is not None
+            tokens, lengths = self.vocab.encode(batch.texts, self.max_text_len)
+        return self.network(batch.images, tokens, lengths)
+
+    def _loss(self, network: Any, batch: Batch) -> Any:
+        import torch.nn.functional as F
+
+        return F.cross_entropy(self.logits(batch), batch.labels, ignore_index=-1)
+
+    def fit(self, train_split: Any, val_split: Any, *, num_classes: int, seed: int) -> FitReport:
+        seed_everything(seed)
+        self.num_classes = num_classes
+        self.vocab = self._build_vocab(train_split) if self.uses_text else Vocabulary([])
+        self.network = self.build(num_classes, len(self.vocab))
+        val_loader = self._loader(val_split) if val_split is not None and len(val_split) else None
+        return train(self.network, self._loss, self._loader(train_split, shuffle=True, seed=seed),
+                     val_loader, self.train_config)
+
+    def predict_proba(self, batch: Batch) -> np.ndarray:
+        import torch
+
+        self.network.eval()
+        with torch.no_grad():
+            return torch.softmax(self.logits(batch), dim=-1).numpy().astype(np.float64)
+
+    def num_parameters(self) -> int:
+        return int(sum(p.numel() for p in self.network.parameters())) if self.network else 0
+
+    def save(self, directory: Path) -> None:
+        """Weights as safetensors plus a JSON sidecar; nothing is pickled."""
+        from safetensors.torch import save_file
+
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.network.state_dict().items()}
+        save_file(state, str(directory / "model.safetensors"))
+        sidecar = {"config": self.config(), "num_classes": self.num_classes,
+                   "vocab": self.vocab.words[2:] if self.vocab else []}
+        (directory / "model.json").write_text(json.dumps(sidecar))
+
+    def load(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+
+        sidecar = json.loads((directory / "model.json").read_text())
+        self.num_classes = int(sidecar["num_classes"])
+        self.vocab = Vocabulary(list(sidecar["vocab"]))
+        self.network = self.build(self.num_classes, len(self.vocab))
+        self.network.load_state_dict(load_file(str(directory / "model.safetensors")))
+        self.network.eval()

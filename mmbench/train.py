@@ -1,0 +1,104 @@
+"""The one trainer for every trainable model: fixed budget, AdamW, early stopping on val."""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from mmbench.loader import Batch, BatchLoader
+from mmbench.models.base import FitReport
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    patience: int = 3
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+    num_workers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+LossFn = Callable[[Any, Batch], Any]
+
+
+def _val_loss(network: Any, loss_fn: LossFn, loader: BatchLoader) -> float:
+    import torch
+
+    network.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in loader:
+            total += float(loss_fn(network, batch)) * len(batch)
+            count += len(batch)
+    return total / max(count, 1)
+
+
+def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: BatchLoader | None,
+          config: TrainConfig, *, progress: bool = False) -> FitReport:
+    """Train `network` in place; on return it holds the weights of the best val epoch."""
+    import torch
+    from tqdm.auto import tqdm
+
+    started = time.perf_counter()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    report = FitReport()
+    best_state: dict[str, Any] | None = None
+    best_loss = float("inf")
+    stale = 0
+    bar = tqdm(total=config.epochs, desc="train", unit="epoch", disable=not progress, leave=False)
+    for epoch in range(1, config.epochs + 1):
+        network.train()
+        running, seen = 0.0, 0
+        for batch in train_loader:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(network, batch)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+            optimizer.step()
+            running += float(loss.detach()) * len(batch)
+            seen += len(batch)
+            report.steps += 1
+            if config.max_steps is not None and report.steps >= config.max_steps:
+                break
+        report.epochs = epoch
+        val_loss = _val_loss(network, loss_fn, val_loader) if val_loader is not None else running / max(seen, 1)
+        report.history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_loss": val_loss})
+        bar.update(1)
+        bar.set_postfix(val_loss=f"{val_loss:.3f}")
+        if val_loss < best_loss - 1e-4:
+            best_loss, stale, report.best_epoch = val_loss, 0, epoch
+            best_state = copy.deepcopy(network.state_dict())
+        else:
+            stale += 1
+        budget_spent = config.max_steps is not None and report.steps >= config.max_steps
+        if stale >= config.patience or budget_spent:
+            break
+    bar.close()
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    report.best_val_loss = best_loss
+    report.seconds = time.perf_counter() - started
+    return report
