@@ -86,6 +86,9 @@ class _IndexedBatches:
 
         idx = self.order[k * self.batch_size:(k + 1) * self.batch_size]
         table = self.dataset.data.table
+        indices = self.dataset._indices  # set by Dataset.select/shuffle: map to table rows
+        if indices is not None:
+            idx = indices.column(0).to_numpy()[idx]
         cols = [c for c in self.columns if c in table.column_names]
         # Consecutive indices are a zero-copy slice; a shuffled batch is one `take`.
         if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
@@ -93,6 +96,11 @@ class _IndexedBatches:
         else:
             part = table.select(cols).take(pa.array(idx))
         return to_batch(part, self.image_size)
+
+
+def column(dataset: Any, name: str) -> Any:
+    """One column of a Dataset split as a pyarrow array (honours select/shuffle)."""
+    return dataset.with_format("arrow")[name]
 
 
 def _identity(batch: Batch) -> Batch:

@@ -17,7 +17,7 @@ from mmbench.models.base import FitReport
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 12
+    epochs: int = 15
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-2

@@ -4,7 +4,7 @@
 
 Generates (once, cached under a temp folder) a COCO-format corpus of small, varied,
 seeded JPEGs with five captions each, then for each corpus size measures in separate
-subprocesses, each run twice with the second (warm page cache) timing kept:
+subprocesses, each run once to warm the page cache and then `--repeat` times (median kept):
 
 - raw: parse annotations/captions_val2017.json and read every listed image's bytes;
 - ingest: `build(ADAPTERS.get("coco-captions")(), root)` into a scratch dataset home.
@@ -22,6 +22,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 ANNOTATION = "annotations/captions_val2017.json"
 IMAGE_DIR = "val2017"
+GENERATOR_VERSION = 1
 SHAPES = [(224, 168), (168, 224), (200, 200), (240, 160), (192, 144)]
 NOUNS = ["dog", "cat", "man", "woman", "bus", "train", "kite", "pizza", "clock", "horse",
          "boat", "bench", "giraffe", "child", "bicycle", "plate", "street", "table"]
@@ -49,7 +51,7 @@ def _jpeg(seed: int, index: int) -> bytes:
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng([seed, index])
-    w, h = SHAPES[int(rng.integers(len(SHAPES)))]
+    w, h = SHAPES[int(rng.integers(len(SHAPES)))]  # first draw: see _shape
     c1, c2 = (tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2))
     grad = Image.linear_gradient("L").resize((w, h)).rotate(90 * int(rng.integers(4)))
     img = Image.composite(Image.new("RGB", (w, h), c1), Image.new("RGB", (w, h), c2), grad)
@@ -72,6 +74,12 @@ def _jpeg(seed: int, index: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "JPEG", quality=int(rng.choice([70, 80, 85, 90])))
     return out.getvalue()
+
+
+def _shape(seed: int, index: int) -> tuple[int, int]:
+    import numpy as np
+
+    return SHAPES[int(np.random.default_rng([seed, index]).integers(len(SHAPES)))]
 
 
 def _file_name(image_id: int) -> str:
@@ -117,10 +125,12 @@ def make_corpus(pool: Path, base: Path, count: int, seed: int) -> Path:
     images_link = root / IMAGE_DIR
     if not images_link.exists():
         images_link.symlink_to(pool / IMAGE_DIR, target_is_directory=True)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id in range(1, count + 1):
+        width, height = _shape(seed, image_id)
         images.append({"id": image_id, "file_name": _file_name(image_id), "license": 1,
-                       "width": 0, "height": 0, "coco_url": "", "date_captured": ""})
+                       "width": width, "height": height, "coco_url": "", "date_captured": ""})
         for caption in _captions(seed, image_id):
             annotations.append({"id": len(annotations) + 1, "image_id": image_id,
                                 "caption": caption})
@@ -161,8 +171,8 @@ def ingest(root: Path, home: Path) -> dict[str, Any]:
     return {"seconds": seconds, "images": report.kept, "rejected": report.rejected}
 
 
-def worker(mode: str, root: Path, home: Path, profile: Path | None) -> None:
-    """Measure one mode twice and print the second run, with peak RSS, as one JSON line."""
+def worker(mode: str, root: Path, home: Path, repeat: int, profile: Path | None) -> None:
+    """Time one mode after a warm-up run; print the median, with peak RSS, as one JSON line."""
     if mode == "ingest":  # the baseline is the RSS of the libraries a build imports
         import datasets.arrow_writer  # noqa: F401
         import PIL.Image  # noqa: F401
@@ -170,10 +180,12 @@ def worker(mode: str, root: Path, home: Path, profile: Path | None) -> None:
         import mmbench.data  # noqa: F401
     baseline = _peak_rss_mb()
     run = (lambda: raw_read(root)) if mode == "raw" else (lambda: ingest(root, home))
-    first = run()
-    result = run()
+    first = run()  # warms the page cache (and imports); not counted
+    runs = [run() for _ in range(repeat)]
+    result = runs[0]
     result.update(mode=mode, first_seconds=first["seconds"], baseline_rss_mb=baseline,
-                  peak_rss_mb=_peak_rss_mb())
+                  seconds=statistics.median(r["seconds"] for r in runs),
+                  all_seconds=[r["seconds"] for r in runs], peak_rss_mb=_peak_rss_mb())
     if profile is not None:  # a third, unmeasured run: the profiler's overhead skews timings
         import cProfile
         import pstats
@@ -185,8 +197,10 @@ def worker(mode: str, root: Path, home: Path, profile: Path | None) -> None:
     print(json.dumps(result))
 
 
-def measure(mode: str, root: Path, home: Path, profile: Path | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--worker", mode, "--root", str(root), "--home", str(home)]
+def measure(mode: str, root: Path, home: Path, repeat: int, profile: Path | None
+            ) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", mode, "--root", str(root), "--home", str(home),
+           "--repeat", str(repeat)]
     if profile is not None:
         cmd += ["--profile", str(profile)]
     # The checkout's mmbench, whether or not it is pip-installed.
@@ -203,6 +217,8 @@ def _row(n: int, raw: dict[str, Any], ing: dict[str, Any]) -> dict[str, Any]:
     return {
         "images": n, "image_mb": round(mb, 1),
         "raw_s": round(raw["seconds"], 3), "ingest_s": round(ing["seconds"], 3),
+        "raw_runs_s": [round(x, 3) for x in raw["all_seconds"]],
+        "ingest_runs_s": [round(x, 3) for x in ing["all_seconds"]],
         "raw_img_per_s": round(n / raw["seconds"]), "ingest_img_per_s": round(n / ing["seconds"]),
         "raw_mb_per_s": round(mb / raw["seconds"], 1),
         "ingest_mb_per_s": round(mb / ing["seconds"], 1),
@@ -216,17 +232,18 @@ def _row(n: int, raw: dict[str, Any], ing: dict[str, Any]) -> dict[str, Any]:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     head = (f"{'images':>7} {'MB':>6} {'raw s':>7} {'ingest s':>8} {'raw img/s':>10} "
-            f"{'ingest img/s':>12} {'ratio':>6} {'RSS base MB':>11} {'RSS peak MB':>11}")
+            f"{'ingest img/s':>12} {'ratio':>6} {'raw RSS MB':>10} {'ingest RSS base/peak MB':>23}")
     print(head)
     for r in rows:
         print(f"{r['images']:>7} {r['image_mb']:>6} {r['raw_s']:>7} {r['ingest_s']:>8} "
               f"{r['raw_img_per_s']:>10} {r['ingest_img_per_s']:>12} {r['ratio']:>6} "
-              f"{r['ingest_baseline_rss_mb']:>11} {r['ingest_peak_rss_mb']:>11}")
+              f"{r['raw_peak_rss_mb']:>10} "
+              f"{r['ingest_baseline_rss_mb']:>15} / {r['ingest_peak_rss_mb']:>5}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cache = Path(args.cache_dir or Path(tempfile.gettempdir()) / "mmbench-bench-ingest")
-    cache = cache / f"seed{args.seed}"
+    cache = cache / f"v{GENERATOR_VERSION}-seed{args.seed}"  # new generator, new cache
     sizes = sorted({min(args.small, args.images), args.images})
     started = time.perf_counter()
     ensure_images(cache / "pool", args.images, args.seed, args.workers)
@@ -238,8 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         profile = Path(args.profile_dir) / f"ingest-{n}.txt" if args.profile_dir else None
         if profile is not None:
             profile.parent.mkdir(parents=True, exist_ok=True)
-        raw = measure("raw", root, home, None)
-        ing = measure("ingest", root, home, profile)
+        raw = measure("raw", root, home, args.repeat, None)
+        ing = measure("ingest", root, home, args.repeat, profile)
         rows.append(_row(n, raw, ing))
     _print_table(rows)
     return {"benchmark": "ingest_throughput", "adapter": "coco-captions", "seed": args.seed,
@@ -254,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=20000, help="largest corpus size")
     parser.add_argument("--small", type=int, default=5000, help="smaller corpus size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed runs after one warm-up run; the median is reported")
     parser.add_argument("--out", type=Path, default=Path("bench-out/ingest.json"))
     parser.add_argument("--cache-dir", default=None, help="generated corpus cache (temp dir)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -266,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.root, args.home, args.profile)
+        worker(args.worker, args.root, args.home, args.repeat, args.profile)
         return
     result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -74,27 +74,67 @@ def _positions(rng: random.Random) -> list[tuple[int, int]]:
     return [left, right]
 
 
-def generate(rng: random.Random, relational_share: float) -> tuple[str, bool, list[Obj]]:
-    """One (question, answer, objects left-to-right)."""
+def _random_obj(rng: random.Random, color_not: str | None = None, shape_not: str | None = None) -> Obj:
+    colors = [c for c in COLORS if c != color_not]
+    shapes = [s for s in SHAPES if s != shape_not]
+    return rng.choice(colors), rng.choice(shapes)
+
+
+def _attribute_question(rng: random.Random, answer: bool, kind: str) -> tuple[str, list[Obj]]:
+    """'is there something red?' or 'is there a circle?': one attribute, no binding."""
     target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
-    answer = rng.random() < 0.5
-    if rng.random() >= relational_share:
-        question = f"is there a {target[0]} {target[1]}?"
-        objects = [target, _other(rng, target)] if answer else _negative_pair(rng, target)
-        if answer:
-            rng.shuffle(objects)
-        return question, answer, objects
+    if kind == "color":
+        question = f"is there something {target[0]}?"
+        absent = [_random_obj(rng, color_not=target[0]) for _ in range(2)]
+    else:
+        question = f"is there a {target[1]}?"
+        absent = [_random_obj(rng, shape_not=target[1]) for _ in range(2)]
+    if not answer:
+        return question, absent
+    present = (target[0], rng.choice(SHAPES)) if kind == "color" else (rng.choice(list(COLORS)), target[1])
+    objects = [present, absent[0]]
+    rng.shuffle(objects)
+    return question, objects
+
+
+def _binding_question(rng: random.Random, answer: bool) -> tuple[str, list[Obj]]:
+    """'is there a red circle?': negatives usually share the colour or the shape asked about."""
+    target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
+    question = f"is there a {target[0]} {target[1]}?"
+    objects = [target, _other(rng, target)] if answer else _negative_pair(rng, target)
+    rng.shuffle(objects)
+    return question, objects
+
+
+def _relation_question(rng: random.Random, answer: bool) -> tuple[str, list[Obj]]:
+    """'is there a red circle left of a square?': false when swapped or the target is absent."""
+    target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
     anchor = rng.choice(SHAPES)
     question = f"is there a {target[0]} {target[1]} left of a {anchor}?"
     anchor_obj = (rng.choice(list(COLORS)), anchor)
     while anchor_obj == target:
         anchor_obj = (rng.choice(list(COLORS)), anchor)
     if answer:
-        return question, True, [target, anchor_obj]
-    # False: the target is right of the anchor, or absent.
+        return question, [target, anchor_obj]
     if rng.random() < 0.5:
-        return question, False, [anchor_obj, target]
-    return question, False, [_negative_pair(rng, target)[0], anchor_obj]
+        return question, [anchor_obj, target]
+    return question, [_negative_pair(rng, target)[0], anchor_obj]
+
+
+QUESTION_KINDS = ("color", "shape", "binding", "relation")
+
+
+def generate(rng: random.Random, weights: tuple[float, ...]) -> tuple[str, bool, list[Obj], str]:
+    """One (question, answer, objects left-to-right, question kind)."""
+    kind = rng.choices(QUESTION_KINDS, weights=weights)[0]
+    answer = rng.random() < 0.5
+    if kind in ("color", "shape"):
+        question, objects = _attribute_question(rng, answer, kind)
+    elif kind == "binding":
+        question, objects = _binding_question(rng, answer)
+    else:
+        question, objects = _relation_question(rng, answer)
+    return question, answer, objects, kind
 
 
 @register_adapter("shapes")
@@ -108,7 +148,7 @@ class ShapesAdapter(Adapter):
 
     seed: int = 0
     scale: float = 1.0
-    relational_share: float = 0.0
+    kind_weights: str = "2,2,1,0"  # color,shape,binding,relation
 
     def splits(self, root: Path) -> list[str]:
         return list(SPLIT_SIZES)
@@ -119,11 +159,12 @@ class ShapesAdapter(Adapter):
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         rng = random.Random(self.seed * 1000 + SPLIT_SEED_OFFSET[split])
         count = max(1, round(SPLIT_SIZES[split] * self.scale))
+        weights = tuple(float(w) for w in self.kind_weights.split(","))
         for i in range(count):
-            question, answer, objects = generate(rng, self.relational_share)
+            question, answer, objects, kind = generate(rng, weights)
             png = _draw(list(zip(objects, _positions(rng), strict=True)), rng)
             rid = f"shapes-{split}-{i:05d}"
-            meta: dict[str, Any] = {"objects": [list(o) for o in objects]}
+            meta: dict[str, Any] = {"objects": [list(o) for o in objects], "kind": kind}
             yield make_record(
                 id=rid,
                 images=[ImageRef(name=f"{rid}.png", data=png)],

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mmbench.loader import Batch
+from mmbench.loader import Batch, column
 from mmbench.models import register_model
 from mmbench.models.base import FitReport
 
@@ -22,7 +22,7 @@ class MajorityClass:
         return {}
 
     def fit(self, train: Any, val: Any, *, num_classes: int, seed: int) -> FitReport:
-        labels = np.asarray(train.data.table.column("label").drop_null().to_numpy(), dtype=np.int64)
+        labels = np.asarray(column(train, "label").drop_null().to_numpy(), dtype=np.int64)
         counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
         # A tiny uniform share keeps AUROC defined and log-loss finite.
         self.prior = (counts + 1e-3) / (counts.sum() + 1e-3 * num_classes)

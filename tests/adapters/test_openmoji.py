@@ -75,10 +75,10 @@ def test_render_is_deterministic(files: tuple[Path, Path, str]) -> None:
         assert img.size == (32, 32)
 
 
-def test_splits_are_stable_hashes() -> None:
+def test_splits_are_stable_hashes(files: tuple[Path, Path, str]) -> None:
     assert [split_of(s) for s in ("1F600", "263A", "0023-FE0F-20E3", "002A-FE0F-20E3")] == [
         "train", "test", "train", "val"]
-    rows = join(*package_files()[:2], 0)
+    rows = join(files[0], files[1], 0)
     shares = Counter(split_of(row.stem) for row in rows)
     assert shares == {"train": 3120, "val": 446, "test": 929}
 

@@ -1,0 +1,55 @@
+"""What a task returns, and how it picks its splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmbench.stats import Estimate
+
+TRAIN_SPLITS = ("train",)
+VAL_SPLITS = ("val", "validation", "dev", "dev_seen", "minival")
+EVAL_SPLITS = ("test", "val", "validation", "dev", "dev_seen", "minival")
+
+
+class TaskError(ValueError):
+    """The dataset cannot serve this task (no labels, no eval split, ...)."""
+
+
+@dataclass
+class TaskOutput:
+    eval_split: str
+    n: int
+    metrics: dict[str, Estimate]
+    predictions: Any  # pyarrow.Table keyed by record id
+    timings: dict[str, float] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_labels(split: Any) -> bool:
+    from mmbench.loader import column
+
+    return "label" in split.column_names and column(split, "label").null_count < len(split)
+
+
+def pick_splits(dataset: Any) -> tuple[Any, Any | None, str]:
+    """(train, val or None, eval split name) for a train-then-evaluate protocol."""
+    names = list(dataset.keys())
+    train = next((n for n in TRAIN_SPLITS if n in names), None)
+    if train is None:
+        raise TaskError(f"no train split among {names}")
+    evaluable = [n for n in EVAL_SPLITS if n in names and n != train and _has_labels(dataset[n])]
+    if not evaluable:
+        raise TaskError(f"no labelled evaluation split among {names}")
+    eval_name = evaluable[0]
+    val = next((n for n in VAL_SPLITS if n in names and n not in (train, eval_name)), None)
+    return dataset[train], dataset[val] if val else None, eval_name
+
+
+def limit_rows(dataset: Any, limit: int | None) -> Any:
+    """Keep the first `limit` rows of every split (for smoke runs)."""
+    if limit is None:
+        return dataset
+    from datasets import DatasetDict
+
+    return DatasetDict({k: v.select(range(min(limit, len(v)))) for k, v in dataset.items()})
