@@ -13,7 +13,7 @@ _EXPORTS = {
     "ingest": "mmbench.api:ingest",
     "load": "mmbench.data:load",
     "run": "mmbench.api:run",
-    "leaderboard": "mmbench.api:leaderboard",
+    "write_leaderboard": "mmbench.api:write_leaderboard",
     "register_model": "mmbench.models:register_model",
     "register_adapter": "mmbench.adapters:register_adapter",
     "register_task": "mmbench.tasks:register_task",

@@ -38,11 +38,15 @@ class Registry(Generic[T]):
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
 
-    def register(self, name: str, obj: T | None = None) -> Callable[[T], T]:
-        """Register `obj` under `name`; used bare as a decorator when `obj` is None."""
+    def register(self, name: str, obj: T | None = None, *, origin: str | None = None
+                 ) -> Callable[[T], T]:
+        """Register `obj` under `name`; used bare as a decorator when `obj` is None.
+
+        `origin` is the defining module, when `obj` (an instance) does not say it itself.
+        """
 
         def decorator(target: T) -> T:
-            self._add(name, target)
+            self._add(name, target, origin or getattr(target, "__module__", None))
             return target
 
         if obj is not None:
@@ -55,13 +59,13 @@ class Registry(Generic[T]):
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         self._lazy[name] = target
 
-    def _add(self, name: str, obj: T) -> None:
+    def _add(self, name: str, obj: T, origin: str | None) -> None:
         if name in self._objects:
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         # A lazy placeholder is replaced by the real object when its own module registers
         # it; anything else claiming that name is a duplicate.
         lazy = self._lazy.get(name)
-        if lazy is not None and getattr(obj, "__module__", None) != lazy.partition(":")[0]:
+        if lazy is not None and origin != lazy.partition(":")[0]:
             raise RegistryError(f"{self.kind} {name!r} is already registered (by {lazy})")
         self._lazy.pop(name, None)
         self._objects[name] = obj

@@ -30,7 +30,7 @@ for _name, _target in _BUILTIN.items():
 
 
 def register_metric(metric: Metric) -> Metric:
-    METRICS.register(metric.name, metric)
+    METRICS.register(metric.name, metric, origin=metric.fn.__module__)
     return metric
 
 

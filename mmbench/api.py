@@ -1,0 +1,57 @@
+"""The library functions the CLI wraps: ingest, run, leaderboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mmbench.data import IngestReport
+from mmbench.results import RunRecord
+
+
+class IngestRejected(RuntimeError):
+    """`strict` ingest saw at least one rejected row."""
+
+
+def ingest(adapter: str, root: str | Path | None = None, *, name: str | None = None,
+           strict: bool = False, home: Path | None = None, max_pixels: int | None = None,
+           full_decode: bool = False, **options: Any) -> IngestReport:
+    """Build dataset `name` (default: the adapter's name) from a corpus at `root`."""
+    from mmbench import data
+    from mmbench.adapters import ADAPTERS
+    from mmbench.images import DEFAULT_MAX_PIXELS
+
+    adapter_obj = ADAPTERS.get(adapter)(**options)
+    report = data.build(adapter_obj, root, name=name, home=home,
+                        max_pixels=max_pixels or DEFAULT_MAX_PIXELS, full_decode=full_decode)
+    if strict and report.rejected:
+        raise IngestRejected(f"{report.rejected} row(s) rejected (strict mode); see "
+                             f"{Path(report.path) / 'rejections.jsonl'}")
+    return report
+
+
+def run(suite: str = "default", *, models: list[str] | None = None,
+        datasets: list[str] | None = None, seeds: int | None = None, limit: int | None = None,
+        store: str | Path | None = None, progress: bool = False,
+        log: Callable[[str], None] | None = None) -> list[RunRecord]:
+    """Run a suite (by name or YAML path); returns the RunRecords of every job."""
+    from mmbench import runner
+    from mmbench.home import default_store
+    from mmbench.results import ResultStore
+    from mmbench.suite import load_suite
+
+    jobs = runner.plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
+    return runner.run(jobs, ResultStore(store or default_store()), progress=progress, log=log)
+
+
+def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:
+    """Write README.md and leaderboard.csv for every record in the store."""
+    from mmbench import leaderboard as board  # the module, not this function
+    from mmbench.home import default_store
+    from mmbench.results import ResultStore
+
+    records = ResultStore(store or default_store()).records()
+    if not records:
+        raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")
+    return board.write(records, Path(out))

@@ -1,0 +1,223 @@
+"""`mmbench` command line: each command parses, calls one library function, prints.
+
+Nothing heavy is imported at start-up, so `mmbench --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+LIST_KINDS = ("datasets", "models", "tasks", "suites", "adapters", "metrics")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mmbench.api import run
+
+    records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
+                  seeds=args.seeds, limit=args.limit, store=args.store,
+                  progress=not args.quiet, log=None if args.quiet else print)
+    print(f"{len(records)} run record(s) in the store for this selection")
+    if not args.no_leaderboard and args.leaderboard_dir:
+        from mmbench.api import write_leaderboard
+
+        for path in write_leaderboard(args.store, args.leaderboard_dir):
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from mmbench.api import write_leaderboard
+
+    for path in write_leaderboard(args.store, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    if args.kind == "datasets":
+        from mmbench import data
+
+        infos = data.list_datasets()
+        if not infos:
+            print("no datasets ingested yet (see `mmbench ingest --help`)")
+        for info in infos:
+            size_mb = data.disk_size(info.name) / 1e6
+            splits = ", ".join(f"{k}={v}" for k, v in info.splits.items())
+            print(f"{info.name:<20} {size_mb:>9.1f} MB  {info.fingerprint[:16]}  {splits}")
+        return 0
+    if args.kind == "suites":
+        from mmbench.suite import list_suites
+
+        names = list_suites()
+    else:
+        names = _registry(args.kind).names()
+    print("\n".join(names))
+    return 0
+
+
+def _registry(kind: str) -> Any:
+    if kind == "models":
+        from mmbench.models import MODELS
+
+        return MODELS
+    if kind == "tasks":
+        from mmbench.tasks import TASKS
+
+        return TASKS
+    if kind == "metrics":
+        from mmbench.metrics import METRICS
+
+        return METRICS
+    from mmbench.adapters import ADAPTERS
+
+    return ADAPTERS
+
+
+def _adapter_parser(adapter_name: str) -> tuple[argparse.ArgumentParser, Any]:
+    from mmbench.adapters import ADAPTERS
+
+    adapter_cls = ADAPTERS.get(adapter_name)
+    parser = argparse.ArgumentParser(prog=f"mmbench ingest {adapter_name}",
+                                     description=adapter_cls.description or adapter_cls.__doc__)
+    parser.add_argument("--root", help="corpus folder as its authors distribute it",
+                        required=adapter_cls.needs_root)
+    parser.add_argument("--name", help="dataset name in the dataset home (default: adapter name)")
+    parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is rejected")
+    parser.add_argument("--max-pixels", type=int, help="reject larger images (decompression bombs)")
+    parser.add_argument("--full-decode", action="store_true", help="decode every image fully")
+    group = parser.add_argument_group(f"{adapter_name} options")
+    for f in dataclasses.fields(adapter_cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.type in (bool, "bool"):
+            group.add_argument(flag, dest=f"opt_{f.name}", type=_bool, default=None,
+                               metavar="true|false", help=f"{help_text} (default {f.default})")
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            group.add_argument(flag, dest=f"opt_{f.name}", type=kind, default=None,
+                               help=f"{help_text} (default {f.default!r})")
+    return parser, adapter_cls
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    if not args.adapter or args.adapter in ("-h", "--help"):
+        from mmbench.adapters import ADAPTERS
+
+        print("usage: mmbench ingest ADAPTER --root PATH [--name NAME] [--strict] [options]\n"
+              "adapters: " + ", ".join(ADAPTERS.names()) +
+              "\n`mmbench ingest ADAPTER --help` lists an adapter's options.")
+        return 0 if args.adapter else 2
+    parser, _ = _adapter_parser(args.adapter)
+    opts = parser.parse_args(args.rest)
+    options = {k[4:]: v for k, v in vars(opts).items() if k.startswith("opt_") and v is not None}
+    from mmbench.api import IngestRejected, ingest
+
+    try:
+        report = ingest(args.adapter, opts.root, name=opts.name, strict=False,
+                        max_pixels=opts.max_pixels, full_decode=opts.full_decode, **options)
+    except IngestRejected as err:  # pragma: no cover - strict is checked below
+        print(err, file=sys.stderr)
+        return 1
+    print(report.summary())
+    if opts.strict and report.rejected:
+        print(f"strict: {report.rejected} row(s) rejected", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mmbench.cards import render_card
+
+    print(render_card(args.name, measured=False))
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from mmbench.cards import render_card
+
+    text = render_card(args.name, measured=True)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmbench",
+                                     description="Benchmark multimodal (image + text) models.")
+    parser.add_argument("--version", action="version", version="mmbench 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a benchmark suite (skips finished jobs)")
+    p.add_argument("--suite", default="default", help="suite name in benchmarks/ or a YAML path")
+    p.add_argument("--models", help="comma-separated model names (default: the suite's)")
+    p.add_argument("--datasets", help="comma-separated dataset names (default: the suite's)")
+    p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's)")
+    p.add_argument("--limit", type=int, help="use only the first N rows of each split")
+    p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
+    p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("leaderboard", help="write README.md and leaderboard.csv from the store")
+    p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
+    p.add_argument("--out", default="leaderboard", help="output folder")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("ls", help="list registered or ingested things")
+    p.add_argument("kind", choices=LIST_KINDS)
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("ingest", help="build a dataset from a corpus in its published format",
+                       add_help=False)
+    p.add_argument("adapter", nargs="?")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("info", help="print an ingested dataset's card")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("card", help="print a dataset card with measured statistics")
+    p.add_argument("name")
+    p.add_argument("--out", help="write to this file instead of printing")
+    p.set_defaults(func=cmd_card)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except Exception as err:  # a clear one-line error instead of a traceback for user errors
+        known = ("RegistryError", "SuiteError", "DatasetNotFound", "AdapterError", "TaskError",
+                 "IngestRejected", "FileNotFoundError", "RecordExists")
+        if type(err).__name__ in known:
+            print(f"mmbench: error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
