@@ -27,6 +27,7 @@ _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xC
 _JPEG_SEGMENTS = frozenset({0xC4, 0xCC, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)})
 _JPEG_SOS = 0xDA
 _JPEG_APP2 = 0xE2
+_JPEG_DQT = 0xDB
 
 
 class BadImage(ValueError):
@@ -40,6 +41,13 @@ def _truncated(fmt: str, data: bytes) -> bool:
     if fmt == "PNG":
         return b"IEND" not in data[-32:]
     return False
+
+
+def _dqt_ok(data: bytes, pos: int, end: int) -> bool:
+    # PIL refuses a quantization segment whose tables overrun it.
+    while pos < end:
+        pos += 1 + (64 if data[pos] < 16 else 128)
+    return pos <= end
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -65,14 +73,17 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             return size
         if marker in _JPEG_SOF:
             # precision, height, width, components; PIL opens only 8-bit 1/3/4-layer frames
-            if size is not None or length < 8 or data[pos + 4] != 8 or data[pos + 9] not in (1, 3, 4):
+            layers = data[pos + 9] if length >= 8 else 0
+            if size is not None or data[pos + 4] != 8 or layers not in (1, 3, 4) \
+                    or length != 8 + 3 * layers:
                 return None
             height = int.from_bytes(data[pos + 5:pos + 7], "big")
             width = int.from_bytes(data[pos + 7:pos + 9], "big")
             size = (width, height)
-        elif marker == _JPEG_APP2 and data[pos + 4:pos + 8] == b"MPF\x00":
-            return None  # multi-picture: PIL may call it "MPO"
-        elif marker not in _JPEG_SEGMENTS:
+        elif (marker not in _JPEG_SEGMENTS
+              # multi-picture: PIL may call it "MPO"
+              or marker == _JPEG_APP2 and data[pos + 4:pos + 8] == b"MPF\x00"
+              or marker == _JPEG_DQT and not _dqt_ok(data, pos + 4, end)):
             return None
         pos = end
     return None
@@ -113,9 +124,12 @@ def _header_facts(data: bytes, max_pixels: int) -> tuple[int, int, str] | None:
         return None
     if size is None:
         return None
+    from PIL import Image  # for its bomb threshold, which a user may have changed
+
     width, height = size
-    # Zero sizes and anything over the limit take PIL's path, which words those verdicts.
-    if width <= 0 or height <= 0 or width * height > max_pixels:
+    pixels = width * height
+    # Zero sizes and anything over either limit take PIL's path, which words those verdicts.
+    if pixels <= 0 or pixels > max_pixels or pixels > (Image.MAX_IMAGE_PIXELS or pixels):
         return None
     return width, height, fmt
 
@@ -130,7 +144,8 @@ def _pil_facts(data: bytes, max_pixels: int, full_decode: bool) -> tuple[int, in
                 width, height = img.size
                 fmt = img.format or "UNKNOWN"
                 if width * height > max_pixels:
-                    raise BadImage(f"image of {width}x{height} pixels exceeds the limit of {max_pixels}")
+                    raise BadImage(f"image of {width}x{height} pixels exceeds the limit"
+                                   f" of {max_pixels}")
                 if full_decode:
                     img.load()
     except BadImage:

@@ -103,65 +103,100 @@ def make_record(**fields: Any) -> dict[str, Any]:
     return record
 
 
-def _check(cond: bool, rid: str, field: str, message: str) -> None:
-    if not cond:
-        raise SchemaError(f"record {rid!r}: field '{field}' {message}")
+_FIELD_SET = frozenset(FIELDS)
 
 
 def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _validate_image(rid: str, i: int, image: Any) -> None:
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _image_problem(i: int, image: Any, check_digest: bool) -> tuple[str, str] | None:
     field = f"images[{i}]"
-    _check(isinstance(image, dict), rid, field, "must be a dict")
+    if not isinstance(image, dict):
+        return field, "must be a dict"
     missing = [k for k in IMAGE_KEYS if k not in image]
-    _check(not missing, rid, field, f"is missing {missing}")
+    if missing:
+        return field, f"is missing {missing}"
     data = image["bytes"]
-    _check(isinstance(data, bytes) and len(data) > 0, rid, f"{field}.bytes", "must be non-empty bytes")
-    digest = hashlib.sha256(data).hexdigest()
-    _check(image["sha256"] == digest, rid, f"{field}.sha256", "does not match the bytes")
+    if not isinstance(data, bytes) or not data:
+        return f"{field}.bytes", "must be non-empty bytes"
+    sha = image["sha256"]
+    if check_digest:
+        if sha != hashlib.sha256(data).hexdigest():
+            return f"{field}.sha256", "does not match the bytes"
+    elif not isinstance(sha, str) or len(sha) != 64:
+        return f"{field}.sha256", "must be a hex sha256"
     for key in ("width", "height"):
         value = image[key]
-        _check(isinstance(value, int) and value > 0, rid, f"{field}.{key}", "must be a positive int")
+        if not isinstance(value, int) or value <= 0:
+            return f"{field}.{key}", "must be a positive int"
+    return None
 
 
-def validate(record: Any) -> None:
-    """Raise SchemaError naming the first field of `record` that breaks the schema."""
-    if not isinstance(record, dict):
-        raise SchemaError(f"a record must be a dict, got {type(record).__name__}")
-    rid = str(record.get("id", "?"))
-    missing = [f for f in FIELDS if f not in record]
-    _check(not missing, rid, ",".join(missing), "is missing")
-    extra = sorted(set(record) - set(FIELDS))
-    _check(not extra, rid, ",".join(extra), "is not in the schema")
-    _check(isinstance(record["id"], str) and record["id"] != "", rid, "id", "must be a non-empty str")
-    _check(isinstance(record["split"], str) and record["split"] != "", rid, "split", "must be a non-empty str")
-    _check(isinstance(record["images"], list), rid, "images", "must be a list")
-    for i, image in enumerate(record["images"]):
-        _validate_image(rid, i, image)
+def _problem(record: dict[str, Any], check_digests: bool) -> tuple[str, str] | None:
+    """(field, message) of the first broken field, or None; messages are built only on failure."""
+    if record.keys() != _FIELD_SET:
+        missing = [f for f in FIELDS if f not in record]
+        if missing:
+            return ",".join(missing), "is missing"
+        return ",".join(sorted(set(record) - _FIELD_SET)), "is not in the schema"
+    for field in ("id", "split"):
+        if not isinstance(record[field], str) or record[field] == "":
+            return field, "must be a non-empty str"
+    images = record["images"]
+    if not isinstance(images, list):
+        return "images", "must be a list"
+    for i, image in enumerate(images):
+        problem = _image_problem(i, image, check_digests)
+        if problem is not None:
+            return problem
     for field in TEXT_FIELDS:
         value = record[field]
-        _check(value is None or isinstance(value, str), rid, field, "must be a str or None")
+        if value is not None and not isinstance(value, str):
+            return field, "must be a str or None"
     for field in LIST_TEXT_FIELDS:
-        _check(_is_str_list(record[field]), rid, field, "must be a list of str")
+        if not _is_str_list(record[field]):
+            return field, "must be a list of str"
     for field in INT_FIELDS:
         value = record[field]
-        ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
-        _check(ok, rid, field, "must be a non-negative int or None")
+        if value is not None and not _is_count(value):
+            return field, "must be a non-negative int or None"
     labels = record["labels"]
-    ok = isinstance(labels, list) and all(isinstance(v, int) and v >= 0 for v in labels)
-    _check(ok, rid, "labels", "must be a list of non-negative int")
-    if record["answer_index"] is not None:
-        _check(record["answer_index"] < len(record["choices"]), rid, "answer_index", "is out of range of choices")
-    has_text = any(record[f] for f in TEXT_FIELDS) or bool(record["captions"])
-    _check(bool(record["images"]) or has_text, rid, "images", "and every text field are empty")
+    if not isinstance(labels, list) or not all(isinstance(v, int) and v >= 0 for v in labels):
+        return "labels", "must be a list of non-negative int"
+    if record["answer_index"] is not None and record["answer_index"] >= len(record["choices"]):
+        return "answer_index", "is out of range of choices"
+    if not images and not record["captions"] and not any(record[f] for f in TEXT_FIELDS):
+        return "images", "and every text field are empty"
     source = record["source"]
-    _check(isinstance(source, dict) and all(isinstance(source.get(k), str) for k in SOURCE_KEYS),
-           rid, "source", f"must be a dict of str with keys {SOURCE_KEYS}")
-    _check(isinstance(record["meta"], str), rid, "meta", "must be a JSON string")
+    if not isinstance(source, dict) or not all(isinstance(source.get(k), str) for k in SOURCE_KEYS):
+        return "source", f"must be a dict of str with keys {SOURCE_KEYS}"
+    if not isinstance(record["meta"], str):
+        return "meta", "must be a JSON string"
+    return None
+
+
+def validate(record: Any, check_digests: bool = True) -> None:
+    """Raise SchemaError naming the first field of `record` that breaks the schema.
+
+    `check_digests=False` skips re-hashing image bytes, for a caller (the builder) that
+    has just computed each `sha256` from those very bytes.
+    """
+    if not isinstance(record, dict):
+        raise SchemaError(f"a record must be a dict, got {type(record).__name__}")
+    problem = _problem(record, check_digests)
+    rid = str(record.get("id", "?"))
+    if problem is not None:
+        raise SchemaError(f"record {rid!r}: field '{problem[0]}' {problem[1]}")
+    if record["meta"] == "{}":  # the common empty case needs no parse
+        return
     try:
         meta = json.loads(record["meta"])
     except json.JSONDecodeError as err:
         raise SchemaError(f"record {rid!r}: field 'meta' is not valid JSON: {err}") from err
-    _check(isinstance(meta, dict), rid, "meta", "must encode a JSON object")
+    if not isinstance(meta, dict):
+        raise SchemaError(f"record {rid!r}: field 'meta' must encode a JSON object")

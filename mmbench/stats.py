@@ -45,13 +45,20 @@ def bootstrap_mean(values: np.ndarray, seed: int = 0, n_boot: int = N_BOOTSTRAP)
 
 
 def bootstrap_metric(fn: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray,
-                     scores: np.ndarray, seed: int = 0, n_boot: int = N_BOOTSTRAP) -> Estimate:
-    """Percentile bootstrap CI of any metric of (labels, scores), resampling rows."""
+                     scores: np.ndarray, seed: int = 0, n_boot: int = N_BOOTSTRAP,
+                     resampled: Callable[..., np.ndarray] | None = None) -> Estimate:
+    """Percentile bootstrap CI of any metric of (labels, scores), resampling rows.
+
+    `resampled`, when given, computes the metric on all resamples at once.
+    """
     value = fn(labels, scores)
     if len(labels) == 0:
         return Estimate(value, float("nan"), float("nan"))
-    draws = np.array([fn(labels[idx], scores[idx])
-                      for idx in bootstrap_indices(len(labels), seed, n_boot)])
+    indices = bootstrap_indices(len(labels), seed, n_boot)
+    if resampled is not None:
+        draws = np.asarray(resampled(labels, scores, indices), dtype=np.float64)
+    else:
+        draws = np.array([fn(labels[idx], scores[idx]) for idx in indices])
     return Estimate(value, *_percentiles(draws))
 
 

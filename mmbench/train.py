@@ -17,11 +17,14 @@ from mmbench.models.base import FitReport
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 15
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-2
-    patience: int = 3
+    patience: int = 4
+    # Fusion models sit on a loss plateau for a few epochs before they learn to combine
+    # the modalities; stopping may not start before this many epochs.
+    min_epochs: int = 6
     grad_clip: float = 1.0
     max_steps: int | None = None
     num_workers: int = 0
@@ -93,7 +96,7 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
         else:
             stale += 1
         budget_spent = config.max_steps is not None and report.steps >= config.max_steps
-        if stale >= config.patience or budget_spent:
+        if (stale >= config.patience and epoch >= config.min_epochs) or budget_spent:
             break
     bar.close()
     if best_state is not None:

@@ -16,6 +16,8 @@ class Metric:
     higher_is_better: bool = True
     # Per-sample scores whose mean is the metric (accuracy-type): cheap bootstrap, McNemar.
     per_sample: Callable[..., Any] | None = None
+    # fn(labels, scores, indices [B, n]) -> [B] values: the metric on B resamples at once.
+    resampled: Callable[..., Any] | None = None
 
 
 METRICS: Registry[Metric] = Registry("metric")

@@ -33,6 +33,36 @@ def auroc(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(roc_auc_score(labels, probs[:, 1]))
 
 
+def macro_f1_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Macro F1 of every resample from per-resample confusion counts (no Python loop)."""
+    num_classes = probs.shape[1]
+    preds = np.argmax(probs, axis=1)
+    n_boot = indices.shape[0]
+    cells = labels[indices] * num_classes + preds[indices] + (np.arange(n_boot) * num_classes**2)[:, None]
+    confusion = np.bincount(cells.ravel(), minlength=n_boot * num_classes**2)
+    confusion = confusion.reshape(n_boot, num_classes, num_classes).astype(np.float64)
+    tp = np.diagonal(confusion, axis1=1, axis2=2)
+    denom = confusion.sum(axis=1) + confusion.sum(axis=2)  # (tp+fn) + (tp+fp)
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return f1.mean(axis=1)
+
+
+def auroc_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Binary AUROC of every resample by the rank-sum (Mann-Whitney) identity, ties averaged."""
+    from scipy.stats import rankdata
+
+    if probs.shape[1] != 2:
+        return np.full(indices.shape[0], np.nan)
+    scores, positive = probs[:, 1][indices], labels[indices] == 1
+    ranks = rankdata(scores, axis=1)
+    n_pos = positive.sum(axis=1).astype(np.float64)
+    n_neg = indices.shape[1] - n_pos
+    rank_sum = np.where(positive, ranks, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
 ACCURACY = register_metric(Metric("accuracy", accuracy, True, per_sample=correct))
-MACRO_F1 = register_metric(Metric("macro_f1", macro_f1, True))
-AUROC = register_metric(Metric("auroc", auroc, True))
+MACRO_F1 = register_metric(Metric("macro_f1", macro_f1, True, resampled=macro_f1_resampled))
+AUROC = register_metric(Metric("auroc", auroc, True, resampled=auroc_resampled))

@@ -21,7 +21,7 @@ class SmallCNN(nn.Module):
             nn.Conv2d(3, width, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
             nn.Conv2d(width, width * 2, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
             nn.Conv2d(width * 2, out_dim, 3, 1, 1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
+            nn.AdaptiveMaxPool2d(1),
         )
         self.out_dim = out_dim
 

@@ -36,7 +36,8 @@ def score(labels: np.ndarray, probs: np.ndarray, metric_names: tuple[str, ...]) 
         if metric.per_sample is not None:
             out[name] = bootstrap_mean(metric.per_sample(labels, probs), seed=CI_SEED)
         else:
-            out[name] = bootstrap_metric(metric.fn, labels, probs, seed=CI_SEED)
+            out[name] = bootstrap_metric(metric.fn, labels, probs, seed=CI_SEED,
+                                         resampled=metric.resampled)
     return out
 
 

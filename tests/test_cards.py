@@ -1,0 +1,89 @@
+"""Every registered dataset has a card, and a rendered card reports true statistics."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mmbench import data
+from mmbench.adapters import ADAPTERS
+from mmbench.adapters.shapes import ShapesAdapter
+from mmbench.cards import card_path, measure, read_card, render_card
+from tests.fakes._images import image_bytes
+
+KEYS = {"name", "source", "licence", "citation", "splits", "fields", "tasks"}
+KNOWN_TASKS = {"classification", "visual-entailment", "vqa", "multiple-choice", "retrieval",
+               "zero-shot", "linear-probe"}
+
+
+@pytest.mark.parametrize("name", ADAPTERS.names())
+def test_every_dataset_has_a_card(name: str) -> None:
+    path = card_path(name)
+    assert path.is_file(), f"write a dataset card at {path}"
+    front, prose = read_card(name)
+    assert set(front) >= KEYS, f"{path} lacks {sorted(KEYS - set(front))}"
+    assert front["name"] == path.stem == name
+    assert isinstance(front["splits"], list) and front["splits"]
+    assert isinstance(front["fields"], list) and front["fields"]
+    assert set(front["tasks"]) <= KNOWN_TASKS, sorted(set(front["tasks"]) - KNOWN_TASKS)
+    assert prose.strip().startswith("#")
+
+
+def test_missing_card_names_the_path() -> None:
+    with pytest.raises(FileNotFoundError, match="no-such-dataset.md"):
+        read_card("no-such-dataset")
+
+
+def _table_rows(text: str, title: str) -> dict[str, list[str]]:
+    """First-column -> other cells of the Markdown table under heading `title`."""
+    section = text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+    rows = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows[2:]}
+
+
+def test_render_card_counts_rows_and_labels(isolated_home: Path) -> None:
+    data.build(ShapesAdapter(scale=0.02), home=isolated_home)
+    text = render_card("shapes", isolated_home)
+    assert text.startswith(card_path("shapes").read_text(encoding="utf-8").rstrip("\n"))
+    assert "## Measured statistics" in text
+    # Independent count straight from the Arrow dataset.
+    loaded = data.load("shapes", isolated_home)
+    rows = _table_rows(text, "Rows per split")
+    balance = _table_rows(text, "Label balance")
+    for split, ds in loaded.items():
+        assert rows[split] == [str(len(ds))]
+        counts = Counter(ds["label"])
+        column = list(loaded).index(split)
+        for label, cls in enumerate(["no", "yes"]):
+            expected = f"{counts[label]} ({100 * counts[label] / len(ds):.1f}%)"
+            assert balance[cls][column] == expected
+    assert sum(len(ds) for ds in loaded.values()) == round(3000 * .02) + 12 + 20
+
+
+def test_render_card_reports_duplicate_images(tmp_path: Path, isolated_home: Path) -> None:
+    root = tmp_path / "corpus"
+    same = image_bytes(7)
+    for rel in ("train/cat/a.png", "train/cat/a-copy.png", "train/dog/b.png", "test/c.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(image_bytes(9) if rel.endswith("b.png") else same)
+    rows = [{"file_name": "c.png", "label": "cat"}]
+    (root / "test" / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data.build(ADAPTERS.get("imagefolder")(), root, home=isolated_home, name="dups")
+    stats = measure("dups", isolated_home)
+    assert stats["duplicates"]["within_split"] == {"train": 1, "test": 0}
+    assert stats["duplicates"]["across_splits"] == 1
+    text = render_card("dups", isolated_home)  # falls back to the imagefolder card
+    assert text.startswith("---\nname: imagefolder")
+    assert "- within a split (extra copies): train 1, test 0" in text
+    assert "- shared across splits: 1" in text
+    assert re.search(r"`[0-9a-f]{16}` in train, test", text)
+
+
+def test_card_alone_needs_no_build() -> None:
+    text = render_card("shapes", measured=False)
+    assert text == card_path("shapes").read_text(encoding="utf-8").rstrip("\n") + "\n"
+    assert "## Measured statistics" not in text

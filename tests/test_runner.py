@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+import mmbench
+from mmbench import runner
+from mmbench.results import RecordExists, ResultStore
+from mmbench.suite import SuiteError, load_suite
+
+TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
+
+
+def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:
+    first = mmbench.run(TINY, models=["concat-fusion"], seeds=1, store=tmp_path / "a")
+    second = mmbench.run(TINY, models=["concat-fusion"], seeds=1, store=tmp_path / "b")
+    assert first[0].metrics == second[0].metrics
+    assert first[0].key == second[0].key
+
+
+def test_different_seeds_train_different_models(tmp_path: Path) -> None:
+    records = mmbench.run(TINY, models=["concat-fusion"], store=tmp_path)
+    assert [r.seed for r in records] == [0, 1]
+    store = ResultStore(tmp_path)
+    probs = [store.predictions(r.key).column("probs").to_pylist() for r in records]
+    assert probs[0] != probs[1]
+
+
+def test_finished_jobs_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = mmbench.run(TINY, store=tmp_path)
+    assert len(records) == 4
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "records").iterdir()}
+
+    def no_model_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished job was run again")
+
+    monkeypatch.setattr(runner, "run_job", no_model_work)
+    again = mmbench.run(TINY, store=tmp_path)
+    assert [r.key for r in again] == [r.key for r in records]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "records").iterdir()} == mtimes
+
+
+def test_record_carries_provenance(tmp_path: Path) -> None:
+    record = mmbench.run(TINY, models=["majority"], seeds=1, store=tmp_path)[0]
+    assert record.dataset == "shapes-tiny" and record.task == "classification"
+    assert len(record.dataset_fingerprint) == 64
+    assert record.env["packages"]["torch"] and record.env["cpu_count"]
+    assert set(record.timings) >= {"fit_s", "predict_s", "total_s"}
+    metric = record.metrics["accuracy"]
+    assert metric["ci_low"] <= metric["value"] <= metric["ci_high"]
+    assert record.n == len(ResultStore(tmp_path).predictions(record.key))
+
+
+def test_store_is_append_only(tmp_path: Path) -> None:
+    record = mmbench.run(TINY, models=["majority"], seeds=1, store=tmp_path)[0]
+    with pytest.raises(RecordExists):
+        ResultStore(tmp_path).write(record)
+
+
+def test_bad_suite_is_reported_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nmodels: []\ndatasets: [shapes]\n")
+    with pytest.raises(SuiteError, match="'models' must be a non-empty list"):
+        load_suite(str(bad))
+    with pytest.raises(SuiteError, match="unknown suite 'nope'"):
+        load_suite("nope")
+
+
+def test_plan_narrows_the_suite() -> None:
+    jobs = runner.plan(load_suite(TINY), models=["majority"], seeds=3, limit=10)
+    assert [(j.model.name, j.seed, j.limit) for j in jobs] == [("majority", s, 10) for s in range(3)]

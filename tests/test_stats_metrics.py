@@ -1,0 +1,60 @@
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from mmbench.metrics import METRICS
+from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric, pool_seeds
+
+
+def _data(n: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    logits = rng.normal(size=(n, 2)) + np.eye(2)[labels] * 0.8
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return labels, probs
+
+
+def test_metrics_match_scikit_learn() -> None:
+    labels, probs = _data()
+    preds = probs.argmax(1)
+    assert METRICS.get("accuracy").fn(labels, probs) == accuracy_score(labels, preds)
+    assert METRICS.get("macro_f1").fn(labels, probs) == f1_score(labels, preds, average="macro")
+    assert METRICS.get("auroc").fn(labels, probs) == roc_auc_score(labels, probs[:, 1])
+    assert np.isnan(METRICS.get("auroc").fn(np.zeros(5, int), probs[:5]))
+
+
+def test_bootstrap_interval_brackets_the_value_and_shrinks_with_n() -> None:
+    small = bootstrap_mean(np.r_[np.ones(60), np.zeros(40)], seed=0)
+    large = bootstrap_mean(np.r_[np.ones(600), np.zeros(400)], seed=0)
+    assert small.ci_low < 0.6 < small.ci_high
+    assert (large.ci_high - large.ci_low) < (small.ci_high - small.ci_low) / 2
+    # Normal approximation of a proportion's 95% interval: +-1.96 * sqrt(p(1-p)/n).
+    assert abs((large.ci_high - large.ci_low) / 2 - 1.96 * np.sqrt(0.24 / 1000)) < 0.006
+
+
+def test_generic_bootstrap_is_deterministic_for_a_seed() -> None:
+    labels, probs = _data()
+    fn = METRICS.get("macro_f1").fn
+    assert bootstrap_metric(fn, labels, probs, seed=3) == bootstrap_metric(fn, labels, probs, seed=3)
+
+
+def test_pooling_seeds_counts_seed_spread_and_sampling() -> None:
+    same = pool_seeds([Estimate(0.8, 0.76, 0.84)] * 3)
+    assert abs(same.mean - 0.8) < 1e-12 and same.std < 1e-12
+    assert abs((same.ci_high - same.ci_low) - 0.08) < 1e-9  # sampling error does not shrink
+    spread = pool_seeds([Estimate(0.7, 0.66, 0.74), Estimate(0.8, 0.76, 0.84), Estimate(0.9, 0.86, 0.94)])
+    assert spread.ci_high - spread.ci_low > same.ci_high - same.ci_low
+    assert spread.seeds == 3 and abs(spread.std - 0.1) < 1e-12
+
+
+def test_vectorised_resampled_metrics_equal_the_loop() -> None:
+    from mmbench.stats import bootstrap_indices
+
+    labels, probs = _data(200, seed=4)
+    probs3 = np.c_[probs, np.random.default_rng(0).random(200)]
+    probs3 /= probs3.sum(1, keepdims=True)
+    indices = bootstrap_indices(200, seed=2, n_boot=50)
+    for name, p in (("macro_f1", probs), ("macro_f1", probs3), ("auroc", probs)):
+        metric = METRICS.get(name)
+        fast = metric.resampled(labels, p, indices)
+        slow = np.array([metric.fn(labels[i], p[i]) for i in indices])
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
