@@ -72,6 +72,18 @@ def _cell(row: Row) -> str:
     return f"{row.value:.3f} ± {half:.3f}"
 
 
+def _ranked(cells: dict[str, dict[str, Row]], primary: str) -> list[str]:
+    """Models best-first by the primary metric; a model without it goes last."""
+    sign = 1 if next(iter(cells.values()))[primary].higher_is_better else -1
+
+    def key(model: str) -> tuple[float, str]:
+        row = cells[model].get(primary)
+        value = row.value if row is not None else float("nan")
+        return (-sign * value if value == value else float("inf"), model)
+
+    return sorted(cells, key=key)
+
+
 def render_markdown(rows: list[Row]) -> str:
     by_table: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -86,13 +98,7 @@ def render_markdown(rows: list[Row]) -> str:
         cells: dict[str, dict[str, Row]] = defaultdict(dict)
         for r in table_rows:
             cells[r.model][r.metric] = r
-        sign = 1 if cells[next(iter(cells))][primary].higher_is_better else -1
-
-        def rank_key(model: str, _p: str = primary, _s: int = sign) -> tuple[float, str]:
-            v = cells[model][_p].value
-            return (-_s * v if v == v else float("inf"), model)
-
-        models = sorted(cells, key=rank_key)
+        models = _ranked(cells, primary)
         first = table_rows[0]
         out += [f"## {dataset} · {task}", "",
                 f"Evaluated on split `{first.eval_split}`, n = {first.n}, dataset fingerprint "

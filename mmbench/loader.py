@@ -103,7 +103,7 @@ def column(dataset: Any, name: str) -> Any:
     return dataset.with_format("arrow")[name]
 
 
-def _identity(batch: Batch) -> Batch:
+def _identity(batch: Any) -> Any:
     return batch
 
 
@@ -141,6 +141,6 @@ class BatchLoader:
             return
         from torch.utils.data import DataLoader
 
-        loader = DataLoader(view, batch_size=None, num_workers=self.num_workers,
-                            collate_fn=_identity)
+        loader: Any = DataLoader(view, batch_size=None,  # type: ignore[arg-type]
+                                 num_workers=self.num_workers, collate_fn=_identity)
         yield from loader

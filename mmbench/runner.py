@@ -76,7 +76,7 @@ def run_job(job: Job, info: data.DatasetInfo, store: ResultStore) -> RunRecord:
     task = TASKS.get(job.task)()
     model = create(job.model.name, **job.model.config)
     dataset = limit_rows(data.load(job.dataset.name), job.limit)
-    output = task.evaluate(model, dataset, info.class_names, seed=job.seed)
+    output = task.evaluate(model, dataset, info, seed=job.seed)
     higher = _directions(output.metrics)
     config = model.config() if hasattr(model, "config") else dict(job.model.config)
     record = RunRecord(

@@ -18,8 +18,8 @@ from mmbench.models.base import FitReport
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 20
-    batch_size: int = 64
-    lr: float = 3e-3
+    batch_size: int = 32
+    lr: float = 2e-3
     weight_decay: float = 1e-2
     patience: int = 4
     # Fusion models sit on a loss plateau for a few epochs before they learn to combine

@@ -50,5 +50,6 @@ def test_rows_pool_seeds_and_rank_by_primary_metric() -> None:
     assert fusion.seeds == 2 and abs(fusion.value - 0.82) < 1e-12
     assert fusion.ci_low < 0.80 and fusion.ci_high > 0.84
     markdown = render_markdown(aggregate(records()))
-    order = [line.split("|")[2].strip() for line in markdown.splitlines() if line.startswith("| ") and "rank" not in line]
+    table = [line for line in markdown.splitlines() if line.startswith("| ") and "rank" not in line]
+    order = [line.split("|")[2].strip() for line in table]
     assert order == ["concat-fusion", "text-only", "majority"]

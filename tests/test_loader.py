@@ -19,7 +19,7 @@ def test_batches_cover_the_split_in_order(isolated_home: Path) -> None:
     assert ids == split["id"]
     first = batches[0]
     assert tuple(first.images.shape) == (16, 3, 24, 24)
-    assert 0.0 <= float(first.images.min()) and float(first.images.max()) <= 1.0
+    assert float(first.images.min()) >= 0.0 and float(first.images.max()) <= 1.0
     assert first.labels.tolist() == split["label"][:16]
     assert first.texts[0] == split["question"][0]
 
@@ -46,7 +46,7 @@ def test_worker_processes_give_the_same_batches(isolated_home: Path) -> None:
     plain = list(BatchLoader(split, batch_size=10, image_size=16))
     workers = list(BatchLoader(split, batch_size=10, image_size=16, num_workers=2))
     assert [b.ids for b in plain] == [b.ids for b in workers]
-    assert all(np.array_equal(p.images.numpy(), w.images.numpy()) for p, w in zip(plain, workers))
+    assert all(np.array_equal(p.images.numpy(), w.images.numpy()) for p, w in zip(plain, workers, strict=True))
 
 
 def test_primary_text_prefers_text_then_question_then_hypothesis_then_caption() -> None:

@@ -14,9 +14,26 @@ _BUILTIN = {
     "image-only": "mmbench.models.unimodal:ImageOnly",
     "text-only": "mmbench.models.unimodal:TextOnly",
     "concat-fusion": "mmbench.models.concat_fusion:ConcatFusion",
+    "late-fusion": "mmbench.models.late_fusion:LateFusion",
+    "film-fusion": "mmbench.models.film_fusion:FiLMFusion",
+    "bilinear-fusion": "mmbench.models.bilinear_fusion:BilinearFusion",
+    "cross-attention-fusion": "mmbench.models.cross_attention_fusion:CrossAttentionFusion",
+    "gated-fusion": "mmbench.models.gated_fusion:GatedFusion",
+    "tiny-clip": "mmbench.models.tiny_clip:TinyCLIP",
+    "hf-clip": "mmbench.models.hf_clip:HFCLIP",
 }
-for _name, _target in _BUILTIN.items():
-    MODELS.register_lazy(_name, _target)
+
+
+def _register_builtins() -> None:
+    import importlib.util
+
+    for name, target in _BUILTIN.items():
+        # A family whose module is not there (yet) stays out rather than failing on lookup.
+        if importlib.util.find_spec(target.partition(":")[0]) is not None:
+            MODELS.register_lazy(name, target)
+
+
+_register_builtins()
 
 
 def register_model(name: str) -> Callable[[Any], Any]:

@@ -11,9 +11,24 @@ TASKS: Registry[Any] = Registry("task", "mmbench.tasks")
 
 _BUILTIN = {
     "classification": "mmbench.tasks.classification:ClassificationTask",
+    "visual-entailment": "mmbench.tasks.visual_entailment:VisualEntailmentTask",
+    "vqa": "mmbench.tasks.vqa:VQATask",
+    "multiple-choice": "mmbench.tasks.multiple_choice:MultipleChoiceTask",
+    "retrieval": "mmbench.tasks.retrieval:RetrievalTask",
+    "zero-shot": "mmbench.tasks.zero_shot:ZeroShotTask",
+    "linear-probe": "mmbench.tasks.linear_probe:LinearProbeTask",
 }
-for _name, _target in _BUILTIN.items():
-    TASKS.register_lazy(_name, _target)
+
+
+def _register_builtins() -> None:
+    import importlib.util
+
+    for name, target in _BUILTIN.items():
+        if importlib.util.find_spec(target.partition(":")[0]) is not None:
+            TASKS.register_lazy(name, target)
+
+
+_register_builtins()
 
 
 def register_task(name: str) -> Callable[[Any], Any]:

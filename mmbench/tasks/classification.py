@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mmbench.data import DatasetInfo
 from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
@@ -57,7 +58,8 @@ class ClassificationTask:
     def metric_names(self, num_classes: int) -> tuple[str, ...]:
         return ("accuracy", "macro_f1", "auroc") if num_classes == 2 else ("accuracy", "macro_f1")
 
-    def evaluate(self, model: Any, dataset: Any, class_names: list[str] | None, *, seed: int) -> TaskOutput:
+    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+        class_names = info.class_names
         if not class_names:
             raise TaskError("classification needs class names in the dataset info")
         train, val, eval_name = pick_splits(dataset)
