@@ -34,12 +34,20 @@ def ingest(adapter: str, root: str | Path | None = None, *, name: str | None = N
 def run(suite: str = "default", *, models: list[str] | None = None,
         datasets: list[str] | None = None, seeds: int | None = None, limit: int | None = None,
         store: str | Path | None = None, progress: bool = False,
-        log: Callable[[str], None] | None = None) -> list[RunRecord]:
-    """Run a suite (by name or YAML path); returns the RunRecords of every job."""
+        log: Callable[[str], None] | None = None,
+        model_files: list[str] | None = None) -> list[RunRecord]:
+    """Run a suite (by name or YAML path); returns the RunRecords of every job.
+
+    `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
+    """
     from mmbench import runner
     from mmbench.home import default_store
+    from mmbench.model_files import load_model_file
     from mmbench.results import ResultStore
     from mmbench.suite import load_suite
+
+    if model_files:
+        models = [*(models or []), *(load_model_file(spec) for spec in model_files)]
 
     jobs = runner.plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
     return runner.run(jobs, ResultStore(store or default_store()), progress=progress, log=log)

@@ -23,7 +23,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
                   seeds=args.seeds, limit=args.limit, store=args.store,
-                  progress=not args.quiet, log=None if args.quiet else print)
+                  progress=not args.quiet, log=None if args.quiet else print,
+                  model_files=args.model_file)
     print(f"{len(records)} run record(s) in the store for this selection")
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
@@ -171,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a benchmark suite (skips finished jobs)")
     p.add_argument("--suite", default="default", help="suite name in benchmarks/ or a YAML path")
     p.add_argument("--models", help="comma-separated model names (default: the suite's)")
+    p.add_argument("--model-file", action="append", metavar="PATH.py:CLASS",
+                   help="register a model class from a file and run it (repeatable)")
     p.add_argument("--datasets", help="comma-separated dataset names (default: the suite's)")
     p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's)")
     p.add_argument("--limit", type=int, help="use only the first N rows of each split")
@@ -211,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as err:  # a clear one-line error instead of a traceback for user errors
-        known = ("RegistryError", "SuiteError", "DatasetNotFound", "AdapterError", "TaskError",
+        known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
                  "IngestRejected", "FileNotFoundError", "RecordExists")
         if type(err).__name__ in known:
             print(f"mmbench: error: {err}", file=sys.stderr)
