@@ -44,9 +44,15 @@ def plan(suite: Suite, *, models: list[str] | None = None, datasets: list[str] |
     if datasets:
         known_d = {d.name for d in suite.datasets}
         chosen_data += [DatasetSpec(d) for d in datasets if d not in known_d]
-    seed_list = tuple(range(seeds)) if seeds is not None else suite.seeds
-    return [Job(suite.name, d, task, m, s, limit)
-            for d in chosen_data for task in d.tasks for m in chosen_models for s in seed_list]
+    jobs = []
+    for d in chosen_data:
+        # --seeds on the command line wins over a dataset's own seeds, which win over the suite's.
+        seed_list = tuple(range(seeds)) if seeds is not None else (d.seeds or suite.seeds)
+        for m in chosen_models:
+            if d.models is not None and not models and not ({m.name, m.label} & set(d.models)):
+                continue
+            jobs += [Job(suite.name, d, task, m, s, limit) for task in d.tasks for s in seed_list]
+    return jobs
 
 
 def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:

@@ -32,6 +32,9 @@ class DatasetSpec:
     tasks: tuple[str, ...] = ("classification",)
     adapter: str | None = None  # for a corpus the runner may build itself
     options: dict[str, Any] = field(default_factory=dict)
+    # Per-dataset narrowing of the suite: a subset of its model names/labels, other seeds.
+    models: tuple[str, ...] | None = None
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,24 @@ def _model(entry: Any, where: str) -> ModelSpec:
     raise SuiteError(f"{where}: a model entry must be a name or {{name, config}}, got {entry!r}")
 
 
+def _seeds(raw: Any, where: str) -> tuple[int, ...]:
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return tuple(range(raw))
+    if isinstance(raw, list) and raw and all(isinstance(s, int) for s in raw):
+        return tuple(raw)
+    raise SuiteError(f"{where}: 'seeds' must be a positive count or a list of ints, got {raw!r}")
+
+
 def _dataset(entry: Any, where: str) -> DatasetSpec:
     if isinstance(entry, str):
         return DatasetSpec(entry)
     if isinstance(entry, dict) and isinstance(entry.get("name"), str):
         tasks = entry.get("tasks") or ["classification"]
+        models = entry.get("models")
+        seeds = _seeds(entry["seeds"], where) if "seeds" in entry else None
         return DatasetSpec(entry["name"], tuple(tasks), entry.get("adapter"),
-                           dict(entry.get("options") or {}))
+                           dict(entry.get("options") or {}),
+                           tuple(models) if models else None, seeds)
     raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks}}, got {entry!r}")
 
 
@@ -85,8 +99,7 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     for key in ("models", "datasets"):
         if not isinstance(raw.get(key), list) or not raw[key]:
             raise SuiteError(f"{where}: '{key}' must be a non-empty list")
-    seeds_raw = raw.get("seeds", 1)
-    seeds = tuple(range(seeds_raw)) if isinstance(seeds_raw, int) else tuple(int(s) for s in seeds_raw)
+    seeds = _seeds(raw.get("seeds", 1), where)
     return Suite(
         name=str(raw.get("name", Path(where).stem)),
         models=tuple(_model(m, where) for m in raw["models"]),

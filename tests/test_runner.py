@@ -68,3 +68,18 @@ def test_bad_suite_is_reported_clearly(tmp_path: Path) -> None:
 def test_plan_narrows_the_suite() -> None:
     jobs = runner.plan(load_suite(TINY), models=["majority"], seeds=3, limit=10)
     assert [(j.model.name, j.seed, j.limit) for j in jobs] == [("majority", s, 10) for s in range(3)]
+
+
+def test_a_dataset_can_narrow_models_and_seeds(tmp_path: Path) -> None:
+    from mmbench.suite import parse_suite
+
+    suite = parse_suite({
+        "name": "narrow", "seeds": 3, "models": ["majority", "concat-fusion"],
+        "datasets": ["shapes", {"name": "openmoji", "models": ["majority"], "seeds": [7]}],
+    })
+    jobs = runner.plan(suite)
+    assert [(j.dataset.name, j.model.name, j.seed) for j in jobs if j.dataset.name == "openmoji"] == [
+        ("openmoji", "majority", 7)]
+    assert len([j for j in jobs if j.dataset.name == "shapes"]) == 6
+    with pytest.raises(SuiteError, match="'seeds' must be"):
+        parse_suite({"models": ["m"], "datasets": ["d"], "seeds": 0})
