@@ -59,6 +59,14 @@ class Registry(Generic[T]):
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         self._lazy[name] = target
 
+    def register_builtins(self, targets: dict[str, str]) -> None:
+        """Register lazy built-ins whose module exists; a missing module is left out, not an error."""
+        import importlib.util
+
+        for name, target in targets.items():
+            if importlib.util.find_spec(target.partition(":")[0]) is not None:
+                self.register_lazy(name, target)
+
     def _add(self, name: str, obj: T, origin: str | None) -> None:
         if name in self._objects:
             raise RegistryError(f"{self.kind} {name!r} is already registered")

@@ -27,16 +27,7 @@ _BUILTIN = {
 }
 
 
-def _register_builtins() -> None:
-    import importlib.util
-
-    for name, target in _BUILTIN.items():
-        # Modules not written yet stay out of the registry rather than failing on lookup.
-        if importlib.util.find_spec(target.partition(":")[0]) is not None:
-            ADAPTERS.register_lazy(name, target)
-
-
-_register_builtins()
+ADAPTERS.register_builtins(_BUILTIN)
 
 
 def register_adapter(name: str):  # type: ignore[no-untyped-def]

@@ -24,16 +24,7 @@ _BUILTIN = {
 }
 
 
-def _register_builtins() -> None:
-    import importlib.util
-
-    for name, target in _BUILTIN.items():
-        # A family whose module is not there (yet) stays out rather than failing on lookup.
-        if importlib.util.find_spec(target.partition(":")[0]) is not None:
-            MODELS.register_lazy(name, target)
-
-
-_register_builtins()
+MODELS.register_builtins(_BUILTIN)
 
 
 def register_model(name: str) -> Callable[[Any], Any]:

@@ -20,15 +20,7 @@ _BUILTIN = {
 }
 
 
-def _register_builtins() -> None:
-    import importlib.util
-
-    for name, target in _BUILTIN.items():
-        if importlib.util.find_spec(target.partition(":")[0]) is not None:
-            TASKS.register_lazy(name, target)
-
-
-_register_builtins()
+TASKS.register_builtins(_BUILTIN)
 
 
 def register_task(name: str) -> Callable[[Any], Any]:
