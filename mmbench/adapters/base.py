@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,6 +85,73 @@ def require_file(path: Path, adapter: str) -> Path:
     return path
 
 
+def corpus_dir(root: Path) -> Path:
+    """The folder a corpus lives in: `root`, or its parent when `root` is the one file."""
+    return root.parent if root.is_file() else root
+
+
+def display_path(root: Path, path: Path) -> str:
+    """`path` as shown in rejections: relative to `root` when it is under it, else in full."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def none_found(adapter: str, folder: Path, names: tuple[str, ...], option: str) -> AdapterError:
+    """The error for a corpus holding none of the usual names of a file `option` can name."""
+    return AdapterError(f"{adapter}: expected file {folder / names[0]} is missing "
+                        f"(also tried {', '.join(names[1:])}; or pass {option})")
+
+
+def folder_holding(root: Path, folders: Iterable[str], rel: str) -> str | None:
+    """The first of `folders` (relative to root) that holds the file `rel`, or None.
+
+    How an adapter finds which of a corpus's usual image folders it was given.
+    """
+    return next((folder for folder in folders if (root / folder / rel).is_file()), None)
+
+
+def single_file(root: Path, file: str, adapter: str, candidates: Callable[[], list[Path]],
+                none: str, several: str) -> Path:
+    """The one annotation file of a corpus whose root may itself be that file.
+
+    `file` (relative to the root) wins when given; otherwise `candidates()` must find
+    exactly one file, and the error names `none` ("no *.tsv file") or `several`
+    ("TSV files") otherwise.
+    """
+    if root.is_file():
+        return root
+    if not root.is_dir():
+        raise AdapterError(f"{adapter}: corpus root {root} does not exist")
+    if file:
+        return require_file(root / file, adapter)
+    found = candidates()
+    if len(found) != 1:
+        what = none if not found else f"{len(found)} {several}"
+        raise AdapterError(f"{adapter}: {what} in {root}; choose one with the 'file' option")
+    return found[0]
+
+
+def parse_files(spec: str, adapter: str) -> dict[str, str]:
+    """The `files` option, `train=a.json,val=b_dir` -> {split: path relative to the root}."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        split, sep, rel = part.partition("=")
+        if not sep or not split.strip() or not rel.strip():
+            raise AdapterError(f"{adapter}: files entry {part!r} is not split=path")
+        out[split.strip()] = rel.strip()
+    return out
+
+
+def split_files(root: Path, spec: str, adapter: str) -> dict[str, Path]:
+    """The `files` option resolved against the root; every file named must exist."""
+    found = {s: root / rel for s, rel in parse_files(spec, adapter).items()}
+    for path in found.values():
+        require_file(path, adapter)
+    return found
+
+
 def read_json_lines(path: Path, display: str) -> Iterator[tuple[int, dict[str, Any] | Rejection]]:
     """Yield (line number, object) per non-empty line; bad lines become Rejections.
 
@@ -108,6 +175,22 @@ def read_json_lines(path: Path, display: str) -> Iterator[tuple[int, dict[str, A
                 yield lineno, Rejection(display, f"line {lineno}", "JSON line is not an object")
                 continue
             yield lineno, obj
+
+
+def json_line_items(path: Path, display: str,
+                    record: Callable[[int, dict[str, Any]], Item],
+                    check: Callable[[dict[str, Any]], str | None] | None = None) -> Iterator[Item]:
+    """One item per non-empty line of a JSON-lines file: a Rejection for a bad line or
+    a row `check` objects to (its reason, at `line N`), else `record(lineno, row)`."""
+    for lineno, row in read_json_lines(path, display):
+        if isinstance(row, Rejection):
+            yield row
+            continue
+        problem = check(row) if check is not None else None
+        if problem:
+            yield Rejection(display, f"line {lineno}", problem)
+        else:
+            yield record(lineno, row)
 
 
 def load_json(path: Path, adapter: str) -> Any:

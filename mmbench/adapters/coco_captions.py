@@ -22,6 +22,7 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    display_path,
     load_json,
     require_root,
 )
@@ -40,13 +41,6 @@ def _caption_file(root: Path, part: str, year: str) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def _display(root: Path, path: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _annotation_problem(ann: Any) -> str | None:
@@ -110,7 +104,7 @@ class CocoCaptionsAdapter(Adapter):
         if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
                 or not isinstance(data.get("annotations"), list):
             raise AdapterError(f"{NAME}: {path} has no 'images' and 'annotations' lists")
-        display = _display(root, path)
+        display = display_path(root, path)
         try:
             image_dir = self.image_dir.format(split=split, year=year)
         except (KeyError, IndexError, ValueError) as err:

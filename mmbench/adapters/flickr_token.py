@@ -25,6 +25,9 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    display_path,
+    none_found,
+    require_file,
     require_root,
 )
 from mmbench.schema import make_record
@@ -53,13 +56,6 @@ class _Listing:
     display: str
     entries: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
-
-
-def _display(root: Path, path: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _find(root: Path, name: str) -> Path | None:
@@ -141,16 +137,12 @@ class FlickrTokenAdapter(Adapter):
     def _token_path(self, root: Path) -> Path:
         require_root(root, NAME)
         if self.token_file:
-            path = root / self.token_file
-            if not path.is_file():
-                raise AdapterError(f"{NAME}: expected file {path} is missing")
-            return path
+            return require_file(root / self.token_file, NAME)
         for name in TOKEN_FILES:
             found = _find(root, name)
             if found:
                 return found
-        raise AdapterError(f"{NAME}: expected file {root / TOKEN_FILES[0]} is missing "
-                           f"(also tried {', '.join(TOKEN_FILES[1:])}; or pass token_file)")
+        raise none_found(NAME, root, TOKEN_FILES, "token_file")
 
     def _image_dir(self, root: Path) -> str:
         if self.image_dir:
@@ -170,16 +162,13 @@ class FlickrTokenAdapter(Adapter):
             split, eq, name = part.partition("=")
             if not eq or not split.strip() or split.strip() == UNASSIGNED:
                 raise AdapterError(f"{NAME}: split_lists entry {part!r} is not name=file")
-            path = root / name.strip()
-            if not path.is_file():
-                raise AdapterError(f"{NAME}: expected file {path} is missing")
-            pairs.append((split.strip(), path))
+            pairs.append((split.strip(), require_file(root / name.strip(), NAME)))
         return pairs
 
     def _listings(self, root: Path) -> list[_Listing]:
         listings = []
         for split, path in self._list_files(root):
-            listing = _Listing(split, _display(root, path))
+            listing = _Listing(split, display_path(root, path))
             for lineno, text in _lines(path, listing.display):
                 if isinstance(text, Rejection):
                     listing.rejected.append(text)
@@ -190,7 +179,7 @@ class FlickrTokenAdapter(Adapter):
 
     def _load(self, root: Path) -> tuple[str, dict[str, _Image], list[Rejection], list[_Listing]]:
         path = self._token_path(root)
-        display = _display(root, path)
+        display = display_path(root, path)
         images, rejected = _read_tokens(path, display)
         return display, images, rejected, self._listings(root)
 

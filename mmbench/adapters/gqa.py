@@ -24,6 +24,7 @@ from mmbench.adapters.base import (
     Item,
     Rejection,
     load_json,
+    parse_files,
 )
 from mmbench.schema import make_record
 
@@ -37,17 +38,6 @@ MAPPED = ("question", "answer")
 def _natural(path: Path) -> list[Any]:
     # Shard 10 sorts after shard 9.
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
-
-
-def parse_files(spec: str) -> dict[str, str]:
-    """`train=questions.json,val=question_dir` -> {split: relative path}."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        split, sep, rel = part.partition("=")
-        if not sep or not split.strip() or not rel.strip():
-            raise AdapterError(f"{NAME}: files entry {part!r} is not split=path")
-        out[split.strip()] = rel.strip()
-    return out
 
 
 def _question_problem(q: Any, needs_answer: bool) -> str | None:
@@ -87,7 +77,7 @@ class GQAAdapter(Adapter):
     def _sources(self, root: Path) -> dict[str, Path]:
         """split -> question file or shard folder."""
         if self.files:
-            found = {s: root / rel for s, rel in parse_files(self.files).items()}
+            found = {s: root / rel for s, rel in parse_files(self.files, NAME).items()}
             missing = [str(p) for p in found.values() if not p.exists()]
             if missing:
                 raise AdapterError(f"{NAME}: question file(s) missing: {', '.join(missing)}")

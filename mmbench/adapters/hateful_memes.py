@@ -20,8 +20,8 @@ from mmbench.adapters.base import (
     CorpusInfo,
     ImageRef,
     Item,
-    Rejection,
-    read_json_lines,
+    json_line_items,
+    require_file,
 )
 from mmbench.schema import make_record
 
@@ -77,18 +77,10 @@ class HatefulMemesAdapter(Adapter):
 
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         display = f"{split}.jsonl"
-        path = self._root(root) / display
-        if not path.is_file():
-            raise AdapterError(f"{NAME}: expected file {path} is missing")
-        for lineno, row in read_json_lines(path, display):
-            if isinstance(row, Rejection):
-                yield row
-                continue
-            problem = _check_row(row)
-            if problem:
-                yield Rejection(display, f"line {lineno}", problem)
-                continue
-            yield self._record(root, split, display, lineno, row)
+        path = require_file(self._root(root) / display, NAME)
+        yield from json_line_items(
+            path, display, lambda lineno, row: self._record(root, split, display, lineno, row),
+            check=_check_row)
 
     def _record(self, root: Path, split: str, display: str, lineno: int,
                 row: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,11 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    display_path,
+    folder_holding,
     load_json,
+    none_found,
+    require_file,
     require_root,
 )
 from mmbench.schema import make_record
@@ -81,14 +85,10 @@ class KarpathyAdapter(Adapter):
     def _json_path(self, root: Path) -> Path:
         require_root(root, NAME)
         if self.json_file:
-            path = root / self.json_file
-            if not path.is_file():
-                raise AdapterError(f"{NAME}: expected file {path} is missing")
-            return path
+            return require_file(root / self.json_file, NAME)
         found = [root / name for name in JSON_FILES if (root / name).is_file()]
         if not found:
-            raise AdapterError(f"{NAME}: expected file {root / JSON_FILES[0]} is missing "
-                               f"(also tried {', '.join(JSON_FILES[1:])}; or pass json_file)")
+            raise none_found(NAME, root, JSON_FILES, "json_file")
         if len(found) > 1:
             raise AdapterError(f"{NAME}: several Karpathy files in {root} "
                                f"({', '.join(p.name for p in found)}); pass json_file")
@@ -99,11 +99,7 @@ class KarpathyAdapter(Adapter):
         data = load_json(path, NAME)
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise AdapterError(f"{NAME}: {path} has no 'images' list")
-        try:
-            display = path.relative_to(root).as_posix()
-        except ValueError:
-            display = str(path)
-        return display, data
+        return display_path(root, path), data
 
     def _split(self, image: dict[str, Any]) -> str:
         split = str(image["split"])
@@ -141,10 +137,7 @@ class KarpathyAdapter(Adapter):
         sample = next((img for img in images if _problem(img) is None), None)
         if sample is None:
             return ""
-        for folder in IMAGE_DIRS:
-            if (root / folder / _relpath(sample)).is_file():
-                return folder
-        return ""
+        return folder_holding(root, IMAGE_DIRS, _relpath(sample)) or ""
 
     def _record(self, root: Path, image_dir: str, display: str, index: int,
                 image: dict[str, Any], dataset: str) -> dict[str, Any]:

@@ -27,8 +27,11 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    corpus_dir,
     load_json,
     read_json_lines,
+    require_file,
+    single_file,
 )
 from mmbench.schema import make_record
 
@@ -120,20 +123,11 @@ class LlavaAdapter(Adapter):
         "help": "keep records without an image as text-only instead of rejecting them"})
 
     def _annotation(self, root: Path) -> Path:
-        if root.is_file():
-            return root
-        if not root.is_dir():
-            raise AdapterError(f"{NAME}: corpus root {root} does not exist")
-        if self.file:
-            path = root / self.file
-            if not path.is_file():
-                raise AdapterError(f"{NAME}: expected file {path} is missing")
-            return path
-        found = sorted(p for p in root.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
-        if len(found) != 1:
-            what = "no .json/.jsonl file" if not found else f"{len(found)} annotation files"
-            raise AdapterError(f"{NAME}: {what} in {root}; choose one with the 'file' option")
-        return found[0]
+        return single_file(
+            root, self.file, NAME,
+            lambda: sorted(p for p in root.iterdir()
+                           if p.suffix in (".json", ".jsonl") and p.is_file()),
+            none="no .json/.jsonl file", several="annotation files")
 
     def splits(self, root: Path) -> list[str]:
         self._annotation(root)
@@ -145,7 +139,7 @@ class LlavaAdapter(Adapter):
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         path = self._annotation(root)
         display = path.name if root.is_file() else path.relative_to(root).as_posix()
-        folder = (root.parent if root.is_file() else root) / self.image_folder
+        folder = corpus_dir(root) / self.image_folder
         answers = self._answers(root)
         for locator, row in self._rows(path, display):
             if isinstance(row, Rejection):
@@ -157,9 +151,7 @@ class LlavaAdapter(Adapter):
         """question_id -> answer text from `answers_file`; unusable lines stop the build."""
         if not self.answers_file:
             return {}
-        path = (root.parent if root.is_file() else root) / self.answers_file
-        if not path.is_file():
-            raise AdapterError(f"{NAME}: expected file {path} is missing")
+        path = require_file(corpus_dir(root) / self.answers_file, NAME)
         out: dict[str, str] = {}
         for lineno, obj in read_json_lines(path, self.answers_file):
             # A bad answer line cannot be tied to its question, so it fails loudly.

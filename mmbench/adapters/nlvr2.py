@@ -25,8 +25,9 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
-    read_json_lines,
-    require_file,
+    folder_holding,
+    json_line_items,
+    split_files,
 )
 from mmbench.schema import make_record
 
@@ -37,17 +38,6 @@ SPLIT_FILES = {"train": "train.json", "dev": "dev.json", "test1": "test1.json",
 # <split>-<set>-<pair>-<sentence>; the image pair drops the sentence index.
 IDENTIFIER = re.compile(r"^(?P<pair>(?P<prefix>[A-Za-z0-9]+)-\d+-\d+)-\d+$")
 MAPPED = ("identifier", "sentence", "label")
-
-
-def parse_files(spec: str) -> dict[str, str]:
-    """`dev=tiny-dev.json,train=t.json` -> {split: relative path}."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        split, sep, rel = part.partition("=")
-        if not sep or not split.strip() or not rel.strip():
-            raise AdapterError(f"{NAME}: files entry {part!r} is not split=path")
-        out[split.strip()] = rel.strip()
-    return out
 
 
 def _row_problem(row: dict[str, Any]) -> str | None:
@@ -75,10 +65,7 @@ class NLVR2Adapter(Adapter):
 
     def _sources(self, root: Path) -> dict[str, Path]:
         if self.files:
-            found = {s: root / rel for s, rel in parse_files(self.files).items()}
-            for path in found.values():
-                require_file(path, NAME)
-            return found
+            return split_files(root, self.files, NAME)
         base = root / self.data_dir
         found = {s: base / f for s, f in SPLIT_FILES.items() if (base / f).is_file()}
         if not found:
@@ -94,11 +81,7 @@ class NLVR2Adapter(Adapter):
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         path = self._sources(root)[split]
         rel = path.relative_to(root).as_posix()
-        for lineno, row in read_json_lines(path, rel):
-            if isinstance(row, Rejection):
-                yield row
-                continue
-            yield self._record(root, rel, lineno, row)
+        yield from json_line_items(path, rel, lambda lineno, row: self._record(root, rel, lineno, row))
 
     def _image_folder(self, root: Path, prefix: str, row: dict[str, Any], first: str) -> str:
         """The folder (relative to root) that holds the pair, trying the known layouts."""
@@ -106,10 +89,9 @@ class NLVR2Adapter(Adapter):
         candidates = [f"{base}/{prefix}", base]
         if row.get("directory") is not None:
             candidates.insert(0, f"{base}/{prefix}/{row['directory']}")
-        for folder in candidates:
-            if (root / folder / first).is_file():
-                return folder
-        return candidates[0]  # none there: the builder reports the image as missing
+        found = folder_holding(root, candidates, first)
+        # None there: the builder reports the image as missing.
+        return candidates[0] if found is None else found
 
     def _record(self, root: Path, rel: str, lineno: int, row: dict[str, Any]) -> Item:
         locator = f"line {lineno}"

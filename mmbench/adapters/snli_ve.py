@@ -21,9 +21,8 @@ from mmbench.adapters.base import (
     CorpusInfo,
     ImageRef,
     Item,
-    Rejection,
-    read_json_lines,
-    require_file,
+    json_line_items,
+    split_files,
 )
 from mmbench.schema import make_record
 
@@ -31,17 +30,6 @@ NAME = "snli-ve"
 CLASS_NAMES = ["entailment", "neutral", "contradiction"]
 SPLITS = ("train", "dev", "test")
 MAPPED = ("pairID", "sentence1", "sentence2", "gold_label")
-
-
-def parse_files(spec: str) -> dict[str, str]:
-    """`dev=sample_pairs.jsonl` -> {split: relative path}."""
-    out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        split, sep, rel = part.partition("=")
-        if not sep or not split.strip() or not rel.strip():
-            raise AdapterError(f"{NAME}: files entry {part!r} is not split=path")
-        out[split.strip()] = rel.strip()
-    return out
 
 
 def _nonempty_str(value: Any) -> bool:
@@ -81,10 +69,7 @@ class SNLIVEAdapter(Adapter):
 
     def _sources(self, root: Path) -> dict[str, Path]:
         if self.files:
-            found = {s: root / rel for s, rel in parse_files(self.files).items()}
-            for path in found.values():
-                require_file(path, NAME)
-            return found
+            return split_files(root, self.files, NAME)
         base = root / self.data_dir
         found = {s: base / f"snli_ve_{s}.jsonl" for s in SPLITS
                  if (base / f"snli_ve_{s}.jsonl").is_file()}
@@ -102,17 +87,11 @@ class SNLIVEAdapter(Adapter):
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         path = self._sources(root)[split]
         rel = path.relative_to(root).as_posix()
-        for lineno, row in read_json_lines(path, rel):
-            if isinstance(row, Rejection):
-                yield row
-                continue
-            yield self._record(root, rel, lineno, row)
+        yield from json_line_items(path, rel, lambda lineno, row: self._record(root, rel, lineno, row),
+                                   check=_row_problem)
 
     def _record(self, root: Path, rel: str, lineno: int, row: dict[str, Any]) -> Item:
         locator = f"line {lineno}"
-        problem = _row_problem(row)
-        if problem is not None:
-            return Rejection(rel, locator, problem)
         folder = self.image_dir.strip("/")
         name = f"{folder}/{row['Flickr30K_ID']}.jpg" if folder else f"{row['Flickr30K_ID']}.jpg"
         return make_record(

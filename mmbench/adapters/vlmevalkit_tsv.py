@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.adapters import register_adapter
-from mmbench.adapters.base import Adapter, AdapterError, CorpusInfo, ImageRef, Item, Rejection
+from mmbench.adapters.base import (
+    Adapter,
+    AdapterError,
+    CorpusInfo,
+    ImageRef,
+    Item,
+    Rejection,
+    corpus_dir,
+    single_file,
+)
 from mmbench.schema import make_record
 
 NAME = "vlmevalkit-tsv"
@@ -96,20 +105,8 @@ class VLMEvalKitTSVAdapter(Adapter):
         "help": "leading part of image_path values to drop before resolving them"})
 
     def _tsv(self, root: Path) -> Path:
-        if root.is_file():
-            return root
-        if not root.is_dir():
-            raise AdapterError(f"{NAME}: corpus root {root} does not exist")
-        if self.file:
-            path = root / self.file
-            if not path.is_file():
-                raise AdapterError(f"{NAME}: expected file {path} is missing")
-            return path
-        found = sorted(root.glob("*.tsv"))
-        if len(found) != 1:
-            what = "no *.tsv file" if not found else f"{len(found)} TSV files"
-            raise AdapterError(f"{NAME}: {what} in {root}; choose one with the 'file' option")
-        return found[0]
+        return single_file(root, self.file, NAME, lambda: sorted(root.glob("*.tsv")),
+                           none="no *.tsv file", several="TSV files")
 
     def _display(self, root: Path, tsv: Path) -> str:
         return tsv.name if root.is_file() else tsv.relative_to(root).as_posix()
@@ -244,6 +241,5 @@ class VLMEvalKitTSVAdapter(Adapter):
 
     def _path_ref(self, root: Path, published: str) -> ImageRef:
         rel = published.removeprefix(self.strip_prefix) if self.strip_prefix else published
-        folder = root.parent if root.is_file() else root
         # Joining keeps an absolute image_root or image_path as it is.
-        return ImageRef(name=published, path=folder / self.image_root / rel)
+        return ImageRef(name=published, path=corpus_dir(root) / self.image_root / rel)

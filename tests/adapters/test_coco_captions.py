@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
 from mmbench.data import build, load
+from tests.adapters import _helpers as helpers
 from tests.fakes import coco_captions as fake
 from tests.fakes._images import jpeg_bytes
 
@@ -18,13 +19,8 @@ NAME = "coco-captions"
 PARTS = ("train", "val")
 
 
-def rejections(home: Path) -> list[dict[str, Any]]:
-    lines = (home / NAME / "rejections.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get(NAME)(**options)
+adapter = partial(helpers.make_adapter, NAME)
+rejections = partial(helpers.rejections, dataset=NAME)
 
 
 def real_root(tmp_path: Path, realdata: Path, year: str) -> Path:

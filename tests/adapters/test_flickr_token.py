@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
 from mmbench.data import build, load
+from tests.adapters import _helpers as helpers
 from tests.fakes import flickr_token as fake
 from tests.fakes._images import jpeg_bytes
 
@@ -18,13 +18,8 @@ NAME = "flickr-token"
 LISTS = ("Flickr_8k.trainImages.txt", "Flickr_8k.devImages.txt", "Flickr_8k.testImages.txt")
 
 
-def rejections(home: Path) -> list[dict[str, Any]]:
-    lines = (home / NAME / "rejections.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get(NAME)(**options)
+adapter = partial(helpers.make_adapter, NAME)
+rejections = partial(helpers.rejections, dataset=NAME)
 
 
 def real_root(tmp_path: Path, realdata: Path) -> Path:

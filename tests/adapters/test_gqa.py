@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import build, load
+from tests.adapters import _helpers as helpers
 from tests.fakes.gqa import question, write_fake, write_images
 
-
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get("gqa")(**options)
-
-
-def run(root: Path, home: Path, **options: Any) -> tuple[IngestReport, list[dict[str, Any]]]:
-    report = build(adapter(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    lines = (home / "gqa" / "rejections.jsonl").read_text().splitlines()
-    return report, [json.loads(line) for line in lines]
+adapter = partial(helpers.make_adapter, "gqa")
+run = partial(helpers.run, "gqa")
 
 
 def rows(home: Path) -> dict[str, dict[str, Any]]:
@@ -106,11 +99,8 @@ def test_row_faults_are_reported(tmp_path: Path, isolated_home: Path) -> None:
 
 
 def test_unreadable_corpus_raises(tmp_path: Path, isolated_home: Path) -> None:
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter(), tmp_path / "absent", home=isolated_home)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="train_all_questions|_balanced_questions"):
-        build(adapter(), tmp_path / "empty", home=isolated_home)
+    helpers.assert_root_errors(adapter(), tmp_path, isolated_home,
+                               empty="train_all_questions|_balanced_questions")
     root = tmp_path / "gqa"
     write_fake(root)
     with pytest.raises(AdapterError, match="not split=path"):

@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mmbench.adapters import ADAPTERS
-from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import load
+from tests.adapters._helpers import assert_root_errors, ingest, rejections
 from tests.fakes._images import image_bytes
 
 NAME = "hateful-memes"
 
 
-def _build(root: Path, home: Path, **options: Any) -> IngestReport:
-    report = build(ADAPTERS.get(NAME)(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    return report
-
-
-def _rejections(home: Path) -> list[dict[str, str]]:
-    lines = (home / NAME / "rejections.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+_build = partial(ingest, NAME)
+_rejections = partial(rejections, dataset=NAME)
 
 
 def test_real_phase2_files_without_images(realdata: Path, tmp_path: Path) -> None:
@@ -119,8 +111,4 @@ def test_missing_images_kept_text_only_when_allowed(tmp_path: Path) -> None:
 
 def test_root_errors(tmp_path: Path) -> None:
     adapter = ADAPTERS.get(NAME)()
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter, tmp_path / "absent", home=tmp_path / "home")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="no split file"):
-        build(adapter, tmp_path / "empty", home=tmp_path / "home")
+    assert_root_errors(adapter, tmp_path, tmp_path / "home", empty="no split file")

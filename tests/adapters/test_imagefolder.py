@@ -7,14 +7,15 @@ import json
 import os
 import tarfile
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import IngestReport, load
+from tests.adapters._helpers import ingest, make_adapter, rejections
 from tests.fakes._images import image_bytes
 from tests.fakes.imagefolder import write_fake
 
@@ -23,15 +24,12 @@ NEMO_CAPTION = "A wine bottle outfitted with two forks in its cork and a duck he
 Rejected = list[dict[str, Any]]
 
 
-def _adapter(**options: Any) -> Any:
-    return ADAPTERS.get("imagefolder")(**options)
+_adapter = partial(make_adapter, "imagefolder")
 
 
 def _build(root: Path, home: Path, **options: Any) -> tuple[IngestReport, Any, Rejected]:
-    report = build(_adapter(**options), root, home=home, name="imf")
-    assert report.read == report.kept + report.rejected
-    lines = (home / "imf" / "rejections.jsonl").read_text(encoding="utf-8").splitlines()
-    return report, load("imf", home), [json.loads(line) for line in lines]
+    report = ingest("imagefolder", root, home, dataset="imf", **options)
+    return report, load("imf", home), rejections(home, "imf")
 
 
 def _write(root: Path, files: dict[str, bytes | str]) -> None:

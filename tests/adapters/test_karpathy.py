@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
 from mmbench.data import build, load
+from tests.adapters import _helpers as helpers
 from tests.fakes import karpathy as fake
 
 NAME = "karpathy"
 
 
-def rejections(home: Path) -> list[dict[str, Any]]:
-    lines = (home / NAME / "rejections.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get(NAME)(**options)
+adapter = partial(helpers.make_adapter, NAME)
+rejections = partial(helpers.rejections, dataset=NAME)
 
 
 def test_real_sample(realdata: Path) -> None:

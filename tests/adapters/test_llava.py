@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import build, load
+from tests.adapters._helpers import assert_root_errors, ingest, rejections_by_locator
 from tests.fakes._images import image_bytes
 
 NAME = "llava"
 SQA = "llava_test_CQM-A.json"
 
 
-def _build(root: Path, home: Path, **options: Any) -> IngestReport:
-    report = build(ADAPTERS.get(NAME)(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    return report
-
-
-def _rejections(home: Path) -> dict[str, dict[str, str]]:
-    lines = (home / NAME / "rejections.jsonl").read_text(encoding="utf-8").splitlines()
-    return {r["locator"]: r for r in map(json.loads, lines)}
+_build = partial(ingest, NAME)
+_rejections = partial(rejections_by_locator, dataset=NAME)
 
 
 def _fake_sqa_images(realdata: Path, folder: Path) -> None:
@@ -173,10 +167,6 @@ def test_json_list_faults(tmp_path: Path) -> None:
 
 def test_root_errors(tmp_path: Path) -> None:
     adapter = ADAPTERS.get(NAME)()
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter, tmp_path / "absent", home=tmp_path / "home")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="no .json/.jsonl file"):
-        build(adapter, tmp_path / "empty", home=tmp_path / "home")
+    assert_root_errors(adapter, tmp_path, tmp_path / "home", empty="no .json/.jsonl file")
     with pytest.raises(AdapterError, match="is missing"):
         build(ADAPTERS.get(NAME)(file="nope.json"), tmp_path / "empty", home=tmp_path / "home")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, info, load
+from mmbench.data import info, load
+from tests.adapters import _helpers as helpers
 from tests.fakes.nlvr2 import row, write_fake
 
 # identifier -> label in the real tiny-dev.json, in file order
@@ -20,15 +20,8 @@ REAL_LABELS = {"dev-850-0-0": "False", "dev-850-2-0": "True", "dev-850-3-0": "Fa
                "dev-850-3-1": "False", "dev-850-2-1": "True"}
 
 
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get("nlvr2")(**options)
-
-
-def run(root: Path, home: Path, **options: Any) -> tuple[IngestReport, list[dict[str, Any]]]:
-    report = build(adapter(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    lines = (home / "nlvr2" / "rejections.jsonl").read_text().splitlines()
-    return report, [json.loads(line) for line in lines]
+adapter = partial(helpers.make_adapter, "nlvr2")
+run = partial(helpers.run, "nlvr2")
 
 
 def test_real_dev_sample(realdata: Path, isolated_home: Path) -> None:
@@ -103,11 +96,7 @@ def test_line_faults_are_reported(tmp_path: Path, isolated_home: Path) -> None:
 
 
 def test_unreadable_corpus_raises(tmp_path: Path, isolated_home: Path) -> None:
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter(), tmp_path / "absent", home=isolated_home)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="train.json"):
-        build(adapter(), tmp_path / "empty", home=isolated_home)
+    helpers.assert_root_errors(adapter(), tmp_path, isolated_home, empty="train.json")
     with pytest.raises(AdapterError, match="dev2.json is missing"):
         adapter(files="dev=dev2.json").splits(tmp_path / "empty")
     with pytest.raises(AdapterError, match="not split=path"):

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, info, load
+from mmbench.data import info, load
+from tests.adapters import _helpers as helpers
 from tests.fakes.snli_ve import pair, write_fake
 
 CLASSES = ["entailment", "neutral", "contradiction"]
 
 
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get("snli-ve")(**options)
-
-
-def run(root: Path, home: Path, **options: Any) -> tuple[IngestReport, list[dict[str, Any]]]:
-    report = build(adapter(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    lines = (home / "snli-ve" / "rejections.jsonl").read_text().splitlines()
-    return report, [json.loads(line) for line in lines]
+adapter = partial(helpers.make_adapter, "snli-ve")
+run = partial(helpers.run, "snli-ve")
 
 
 def test_real_sample(realdata: Path, isolated_home: Path) -> None:
@@ -99,10 +92,6 @@ def test_line_faults_are_reported(tmp_path: Path, isolated_home: Path) -> None:
 
 
 def test_unreadable_corpus_raises(tmp_path: Path, isolated_home: Path) -> None:
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter(), tmp_path / "absent", home=isolated_home)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="snli_ve_"):
-        build(adapter(), tmp_path / "empty", home=isolated_home)
+    helpers.assert_root_errors(adapter(), tmp_path, isolated_home, empty="snli_ve_")
     with pytest.raises(AdapterError, match="pairs.jsonl is missing"):
         adapter(files="dev=pairs.jsonl").splits(tmp_path / "empty")

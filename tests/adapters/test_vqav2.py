@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import build, load
+from tests.adapters import _helpers as helpers
 from tests.fakes.vqav2 import write_fake
 
 FLAT_IMAGES = "images/COCO_{image_subtype}_{image_id:012d}.jpg"
 TRAIN_SAMPLE = "awesome-dataset-annotations/v2_mscoco_train2014_annotations.json_samples.json"
 
 
-def adapter(**options: Any) -> Any:
-    return ADAPTERS.get("vqav2")(**options)
-
-
-def run(root: Path, home: Path, **options: Any) -> tuple[IngestReport, list[dict[str, Any]]]:
-    report = build(adapter(**options), root, home=home)
-    assert report.read == report.kept + report.rejected
-    lines = (home / "vqav2" / "rejections.jsonl").read_text().splitlines()
-    return report, [json.loads(line) for line in lines]
+adapter = partial(helpers.make_adapter, "vqav2")
+run = partial(helpers.run, "vqav2")
 
 
 def rows(home: Path, split: str) -> dict[str, dict[str, Any]]:
@@ -145,11 +139,8 @@ def test_missing_image_names_file_and_question(tmp_path: Path, isolated_home: Pa
 
 
 def test_unreadable_files_raise(tmp_path: Path, isolated_home: Path) -> None:
-    with pytest.raises(AdapterError, match="does not exist"):
-        build(adapter(), tmp_path / "absent", home=isolated_home)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(AdapterError, match="no questions file matching"):
-        build(adapter(), tmp_path / "empty", home=isolated_home)
+    helpers.assert_root_errors(adapter(), tmp_path, isolated_home,
+                               empty="no questions file matching")
     root = tmp_path / "vqa"
     write_fake(root)
     (root / Q_TRAIN).write_bytes(b'{"questions": ["\xff\xfe"]}')

@@ -8,14 +8,15 @@ import io
 import json
 import tarfile
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mmbench.adapters import ADAPTERS
 from mmbench.adapters.base import AdapterError
-from mmbench.data import IngestReport, build, load
+from mmbench.data import IngestReport, load
+from tests.adapters._helpers import ingest, make_adapter, rejections
 from tests.fakes._images import image_bytes, jpeg_bytes
 from tests.fakes.webdataset import write_fake, write_tar
 
@@ -24,18 +25,15 @@ CLIP_KEYS = {"123_456", "208_495", "321_421", "389_535", "416_264", "456_123", "
 MNIST_LABELS = {0: 7, 1: 12, 2: 7, 3: 11, 4: 12, 5: 6, 6: 10, 7: 14, 8: 2, 9: 9}
 
 
-def _adapter(**options: Any) -> Any:
-    return ADAPTERS.get("webdataset")(**options)
+_adapter = partial(make_adapter, "webdataset")
 
 
 Rejected = list[dict[str, Any]]
 
 
 def _build(root: Path, home: Path, **options: Any) -> tuple[IngestReport, Any, Rejected]:
-    report = build(_adapter(**options), root, home=home, name="wds")
-    assert report.read == report.kept + report.rejected
-    lines = (home / "wds" / "rejections.jsonl").read_text(encoding="utf-8").splitlines()
-    return report, load("wds", home), [json.loads(line) for line in lines]
+    report = ingest("webdataset", root, home, dataset="wds", **options)
+    return report, load("wds", home), rejections(home, "wds")
 
 
 def _member(tf: tarfile.TarFile, name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE,
