@@ -56,10 +56,27 @@ def run(suite: str = "default", *, models: list[str] | None = None,
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:
     """Write README.md and leaderboard.csv for every record in the store."""
     from mmbench import leaderboard as board  # the module, not this function
+    from mmbench.compare import store_reader
     from mmbench.home import default_store
     from mmbench.results import ResultStore
 
-    records = ResultStore(store or default_store()).records()
+    result_store = ResultStore(store or default_store())
+    records = result_store.records()
     if not records:
         raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")
-    return board.write(records, Path(out))
+    return board.write(records, Path(out), predictions=store_reader(result_store))
+
+
+def rescore(store: str | Path | None = None, out: str | Path | None = None) -> Any:
+    """Recompute every record's metrics from its stored predictions into a new store."""
+    from mmbench.home import default_store
+    from mmbench.rescore import rescore as rescore_store
+
+    return rescore_store(store or default_store(), out)
+
+
+def compare(a: str | Path, b: str | Path, *, force: bool = False) -> Any:
+    """Compare two result stores, run record files or suites (see `mmbench.compare`)."""
+    from mmbench.compare import compare as compare_sources
+
+    return compare_sources(a, b, force=force)

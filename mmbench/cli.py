@@ -42,6 +42,28 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from mmbench.api import rescore
+
+    print(rescore(args.store, args.out).summary())
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mmbench.api import compare
+    from mmbench.compare import render
+
+    comparison = compare(args.a, args.b, force=args.force)
+    print(render(comparison, args.format), end="")
+    if args.fail_on_regression is not None:
+        worse = comparison.regressions(args.fail_on_regression)
+        for row in worse:
+            print(f"regression: {row.dataset}/{row.task}/{row.model} {row.metric} {row.value_a:.3f} -> "
+                  f"{row.value_b:.3f} (delta {row.delta:+.3f}, Holm p {row.p_holm:.2g})", file=sys.stderr)
+        return 1 if worse else 0
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.kind == "datasets":
         from mmbench import data
@@ -188,6 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="leaderboard", help="output folder")
     p.set_defaults(func=cmd_leaderboard)
 
+    p = sub.add_parser("rescore", help="recompute metrics from stored predictions into a new store")
+    p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
+    p.add_argument("--out", help="new store for the rescored records (default: <store>-rescored-<time>)")
+    p.set_defaults(func=cmd_rescore)
+
+    p = sub.add_parser("compare", help="compare two result stores, run record files or suites")
+    p.add_argument("a", help="baseline: store folder, records/<key>.json file, or suite name")
+    p.add_argument("b", help="candidate, same kinds as A")
+    p.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    p.add_argument("--force", action="store_true", help="compare even when dataset fingerprints differ")
+    p.add_argument("--fail-on-regression", type=float, metavar="THRESHOLD",
+                   help="exit 1 when a metric got significantly worse (Holm p < 0.05) by more than this")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("ls", help="list registered or ingested things")
     p.add_argument("kind", choices=LIST_KINDS)
     p.set_defaults(func=cmd_ls)
@@ -215,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except Exception as err:  # a clear one-line error instead of a traceback for user errors
         known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
-                 "IngestRejected", "FileNotFoundError", "RecordExists")
+                 "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
+                 "FingerprintMismatch", "PredictionsError")
         if type(err).__name__ in known:
             print(f"mmbench: error: {err}", file=sys.stderr)
             return 2

@@ -1,18 +1,25 @@
-"""Render RunRecords into a leaderboard: Markdown tables and a long-format CSV. Pure."""
+"""Render RunRecords into a leaderboard: Markdown tables and a long-format CSV. Pure: the
+per-sample predictions behind the paired tests come from a reader function passed in."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mmbench.results import RunRecord
 from mmbench.stats import Estimate, pool_seeds
 
 CSV_COLUMNS = ("dataset", "task", "model", "metric", "value", "ci_low", "ci_high", "std", "n",
-               "seeds", "higher_is_better", "eval_split", "dataset_fingerprint", "config_hash")
+               "seeds", "higher_is_better", "eval_split", "dataset_fingerprint", "config_hash",
+               "rank_low", "rank_high", "tie_with_best")
+
+# record -> its predictions table (pyarrow), or None when it has none
+PredictionsReader = Callable[[RunRecord], Any]
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,13 @@ class Row:
     eval_split: str
     dataset_fingerprint: str
     config_hash: str
+    rank_low: int | None = None  # None: no paired tests (predictions missing, or a single model)
+    rank_high: int | None = None
+    tie_with_best: bool | None = None
+    tests: str = ""  # the paired tests used for this metric in this table
 
 
-def _current(records: list[RunRecord]) -> list[RunRecord]:
+def current(records: list[RunRecord]) -> list[RunRecord]:
     """Per dataset keep only records of its newest fingerprint: old builds do not mix in."""
     newest: dict[str, tuple[str, str]] = {}
     for r in records:
@@ -42,9 +53,11 @@ def _current(records: list[RunRecord]) -> list[RunRecord]:
     return [r for r in records if r.dataset_fingerprint == newest[r.dataset][1]]
 
 
-def aggregate(records: list[RunRecord]) -> list[Row]:
+def aggregate(records: list[RunRecord], predictions: PredictionsReader | None = None) -> list[Row]:
+    """One row per dataset x task x model x metric, seeds pooled; with a predictions reader,
+    also rank intervals and ties with the best from paired tests."""
     groups: dict[tuple[str, str, str, str, int | None], list[RunRecord]] = defaultdict(list)
-    for r in _current(records):
+    for r in current(records):
         groups[(r.dataset, r.task, r.model, r.config_hash, r.limit)].append(r)
     rows = []
     for (dataset, task, model, chash, _limit), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
@@ -58,7 +71,44 @@ def aggregate(records: list[RunRecord]) -> list[Row]:
                             pooled.std, runs[0].n, pooled.seeds,
                             bool(runs[0].metrics[metric].get("higher_is_better", True)),
                             runs[0].eval_split, runs[0].dataset_fingerprint, chash))
+    if predictions is not None:
+        rows = _with_tests(rows, groups, predictions)
     return rows
+
+
+def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: PredictionsReader) -> list[Row]:
+    from mmbench.metrics import METRICS
+    from mmbench.paired import align, pairwise, rank_intervals, ties_with
+
+    tables: dict[tuple[str, str], dict[str, list[tuple[int, Any]]]] = defaultdict(dict)
+    for (dataset, task, model, _chash, _limit), runs in groups.items():
+        loaded = [(r.seed, read(r)) for r in runs]
+        if loaded and all(t is not None for _, t in loaded):
+            tables[(dataset, task)][model] = loaded
+    marks: dict[tuple[str, str, str, str], tuple[int, int, bool, str]] = {}
+    for (dataset, task), by_model in tables.items():
+        if len(by_model) < 2:
+            continue
+        aligned = align(task, by_model)
+        for metric in dict.fromkeys(r.metric for r in rows if (r.dataset, r.task) == (dataset, task)):
+            if metric not in METRICS:
+                continue
+            mine = {r.model: r for r in rows if (r.dataset, r.task, r.metric) == (dataset, task, metric)
+                    and r.model in by_model}
+            higher = next(iter(mine.values())).higher_is_better
+            pairs = pairwise(METRICS.get(metric), aligned)
+            intervals = rank_intervals(sorted(mine), pairs, higher)
+            best = _ranked({m: {metric: row} for m, row in mine.items()}, metric)[0]
+            tied = ties_with(best, pairs)
+            used = ", ".join(sorted({p.test.test for p in pairs}))
+            for model in mine:
+                marks[(dataset, task, model, metric)] = (*intervals[model], model in tied, used)
+    out = []
+    for r in rows:
+        mark = marks.get((r.dataset, r.task, r.model, r.metric))
+        out.append(r if mark is None else replace(r, rank_low=mark[0], rank_high=mark[1],
+                                                  tie_with_best=mark[2], tests=mark[3]))
+    return out
 
 
 def _fmt(value: float) -> str:
@@ -91,7 +141,13 @@ def render_markdown(rows: list[Row]) -> str:
     out = ["# mmbench leaderboard", "",
            "Means over seeds; ± is the half-width of the 95% interval, which counts both "
            "test-set sampling (bootstrap) and the spread across seeds. Generated by "
-           "`mmbench leaderboard`; do not edit by hand.", ""]
+           "`mmbench leaderboard`; do not edit by hand.", "",
+           "Every pair of models is tested on the ranking metric with the per-sample predictions, "
+           "paired by record id: McNemar for 0/1 per-sample correctness (one seed per model), "
+           "otherwise a paired bootstrap of the seed-averaged scores (image-clustered where records "
+           "share an image); p-values are Holm-corrected over all pairs of a table, α = 0.05. "
+           "*Rank range* is [1 + models significantly better, models − models significantly "
+           "worse]; *tie* marks the models not significantly different from the best.", ""]
     for (dataset, task), table_rows in sorted(by_table.items()):
         metrics = list(dict.fromkeys(r.metric for r in table_rows))
         primary = metrics[0]
@@ -103,14 +159,33 @@ def render_markdown(rows: list[Row]) -> str:
         out += [f"## {dataset} · {task}", "",
                 f"Evaluated on split `{first.eval_split}`, n = {first.n}, dataset fingerprint "
                 f"`{first.dataset_fingerprint[:12]}`. Ranked by {primary}.", "",
-                "| rank | model | " + " | ".join(metrics) + " | seeds |",
-                "|---:|---|" + "---:|" * len(metrics) + "---:|"]
+                "| rank | model | " + " | ".join(metrics) + " | seeds | rank range | tie |",
+                "|---:|---|" + "---:|" * len(metrics) + "---:|:---:|:---:|"]
         for rank, model in enumerate(models, start=1):
             row_cells = [_cell(cells[model][m]) if m in cells[model] else "–" for m in metrics]
-            seeds = cells[model][primary].seeds
-            out.append(f"| {rank} | {model} | " + " | ".join(row_cells) + f" | {seeds} |")
-        out.append("")
+            head = cells[model][primary]
+            out.append(f"| {rank} | {model} | " + " | ".join(row_cells) + f" | {head.seeds} | "
+                       f"{_rank_range(head)} | {_tie(head, rank)} |")
+        tests = cells[models[0]][primary].tests
+        out += [f"\nPaired tests on {primary}: {tests}." if tests else
+                "\nNo paired tests (needs stored predictions of at least two models).", ""]
     return "\n".join(out)
+
+
+def _rank_range(row: Row) -> str:
+    if row.rank_low is None:
+        return "–"
+    return str(row.rank_low) if row.rank_low == row.rank_high else f"{row.rank_low}–{row.rank_high}"
+
+
+def _tie(row: Row, rank: int) -> str:
+    if row.tie_with_best is None:
+        return "–"
+    return "best" if rank == 1 else ("tie" if row.tie_with_best else "")
+
+
+def _opt(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def render_csv(rows: list[Row]) -> str:
@@ -120,12 +195,14 @@ def render_csv(rows: list[Row]) -> str:
     for r in rows:
         writer.writerow([r.dataset, r.task, r.model, r.metric, _fmt(r.value), _fmt(r.ci_low),
                          _fmt(r.ci_high), _fmt(r.std), r.n, r.seeds, r.higher_is_better,
-                         r.eval_split, r.dataset_fingerprint, r.config_hash])
+                         r.eval_split, r.dataset_fingerprint, r.config_hash,
+                         _opt(r.rank_low), _opt(r.rank_high), _opt(r.tie_with_best)])
     return buffer.getvalue()
 
 
-def write(records: list[RunRecord], out_dir: Path) -> list[Path]:
-    rows = aggregate(records)
+def write(records: list[RunRecord], out_dir: Path,
+          predictions: PredictionsReader | None = None) -> list[Path]:
+    rows = aggregate(records, predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "README.md", out_dir / "leaderboard.csv"
     md.write_text(render_markdown(rows))

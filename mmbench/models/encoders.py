@@ -1,18 +1,50 @@
-"""Encoders shared by the fusion families. Each maps a modality to a feature vector."""
+"""Encoders shared by the fusion families.
+
+Every encoder's `forward` returns one pooled vector per example; `encode` returns an
+`Encoded` with the pooled vector and the token sequence behind it (image patches or
+CNN cells, text tokens) plus a validity mask, for the fusions that attend over tokens.
+Image encoders also accept a `modulate(stage, x)` hook that FiLM uses to rescale
+their features stage by stage.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
+IMAGE_ENCODERS = ("cnn", "vit")
+TEXT_ENCODERS = ("gru", "bag", "transformer", "minilm")
+Modulate = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+class Encoded(NamedTuple):
+    pooled: torch.Tensor  # [B, D]
+    tokens: torch.Tensor  # [B, N, D]
+    mask: torch.Tensor  # [B, N] bool, True where a token is real (not padding)
+
+
+def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.to(tokens.dtype)[..., None]
+    return (tokens * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def _all_valid(tokens: torch.Tensor) -> torch.Tensor:
+    return torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+
 
 class SmallCNN(nn.Module):
-    """The seed article's conv encoder, deepened a little and pooled to a vector.
+    """The seed article's conv encoder, deepened a little and max-pooled to a vector.
 
     The article feeds the raw conv map to the fusion layer, whose shape does not
-    match the text features; global average pooling makes it a fixed-size vector.
+    match the text features; global pooling makes it a fixed-size vector. The 8x8
+    cells of the last conv map (for 32x32 input) are the token sequence.
     """
 
     def __init__(self, out_dim: int = 64, width: int = 16) -> None:
@@ -24,9 +56,67 @@ class SmallCNN(nn.Module):
             nn.AdaptiveMaxPool2d(1),
         )
         self.out_dim = out_dim
+        self.stage_dims = [width, width * 2, out_dim]  # channels after each conv
+
+    def feature_map(self, images: torch.Tensor, modulate: Modulate | None = None) -> torch.Tensor:
+        """The last conv map [B, C, H, W]; `modulate` sees each conv's output before its ReLU."""
+        x, stage = images, 0
+        for layer in list(self.net)[:-1]:
+            x = layer(x)
+            if isinstance(layer, nn.Conv2d) and modulate is not None:
+                x = modulate(stage, x)
+                stage += 1
+        return x
+
+    def encode(self, images: torch.Tensor, modulate: Modulate | None = None) -> Encoded:
+        fmap = self.feature_map(images, modulate)
+        tokens = fmap.flatten(2).transpose(1, 2)
+        return Encoded(fmap.amax(dim=(2, 3)), tokens, _all_valid(tokens))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).flatten(1)
+        return self.feature_map(images).amax(dim=(2, 3))
+
+
+def _block(dim: int, heads: int) -> nn.TransformerEncoderLayer:
+    # Pre-norm and no dropout: small models on small data train faster and more stably so.
+    return nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
+                                      batch_first=True, norm_first=True)
+
+
+class TinyViT(nn.Module):
+    """Patch embedding conv, learned positions, a few transformer layers, mean or CLS pooling."""
+
+    def __init__(self, image_size: int = 32, patch: int = 4, dim: int = 64, depth: int = 2,
+                 heads: int = 4, pool: str = "mean") -> None:
+        super().__init__()
+        if pool not in ("mean", "cls"):
+            raise ValueError(f"TinyViT pool must be 'mean' or 'cls', got {pool!r}")
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        grid = image_size // patch
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, grid * grid + 1, dim) * 0.02)
+        self.layers = nn.ModuleList([_block(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.pool = pool
+        self.out_dim = dim
+        self.stage_dims = [dim] * (depth + 1)  # after the patch embedding and each layer
+
+    def encode(self, images: torch.Tensor, modulate: Modulate | None = None) -> Encoded:
+        x = self.patch_embed(images).flatten(2).transpose(1, 2)
+        if modulate is not None:
+            x = modulate(0, x)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos[:, : x.shape[1] + 1]
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if modulate is not None:
+                x = torch.cat([x[:, :1], modulate(i + 1, x[:, 1:])], dim=1)
+        x = self.norm(x)
+        patches = x[:, 1:]
+        pooled = x[:, 0] if self.pool == "cls" else patches.mean(dim=1)
+        return Encoded(pooled, patches, _all_valid(patches))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encode(images).pooled
 
 
 class GRUText(nn.Module):
@@ -38,11 +128,98 @@ class GRUText(nn.Module):
         self.gru = nn.GRU(embed_dim, hidden, batch_first=True)
         self.out_dim = hidden
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Encoded:
         packed = nn.utils.rnn.pack_padded_sequence(
             self.embed(tokens), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, last = self.gru(packed)
-        return last[-1]
+        out, last = self.gru(packed)
+        seq, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+        return Encoded(last[-1], seq, length_mask(lengths, tokens.shape[1]))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encode(tokens, lengths).pooled
+
+
+class BagText(nn.Module):
+    """Mean of the token embeddings, then a linear map: order-blind and very cheap."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 64, out_dim: int = 128) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.proj = nn.Linear(embed_dim, out_dim)
+        self.out_dim = out_dim
+
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Encoded:
+        seq = self.proj(self.embed(tokens))
+        mask = length_mask(lengths, tokens.shape[1])
+        return Encoded(masked_mean(seq, mask), seq, mask)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encode(tokens, lengths).pooled
+
+
+class TransformerText(nn.Module):
+    """Token + learned position embeddings, a few transformer layers with a padding mask, mean pooled."""
+
+    def __init__(self, vocab_size: int, dim: int = 128, depth: int = 2, heads: int = 4,
+                 max_len: int = 64) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.pos = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
+        self.layers = nn.ModuleList([_block(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.out_dim = dim
+
+    def encode(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Encoded:
+        mask = length_mask(lengths, tokens.shape[1])
+        x = self.embed(tokens) + self.pos[:, : tokens.shape[1]]
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=~mask)
+        x = self.norm(x) * mask[..., None]  # padded positions are zeroed, not left as noise
+        return Encoded(masked_mean(x, mask), x, mask)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encode(tokens, lengths).pooled
+
+
+def image_encoder(kind: str, out_dim: int, *, width: int = 16, image_size: int = 32) -> Any:
+    """'cnn' (SmallCNN) or 'vit' (TinyViT, 4x4 patches, 2 layers)."""
+    if kind == "cnn":
+        return SmallCNN(out_dim, width)
+    if kind == "vit":
+        return TinyViT(image_size, patch=4, dim=out_dim, depth=2, heads=4)
+    raise ValueError(f"image_encoder must be one of {IMAGE_ENCODERS}, got {kind!r}")
+
+
+def text_encoder(kind: str, vocab_size: int, out_dim: int, *, embed_dim: int = 64, max_len: int = 48) -> Any:
+    """'gru', 'bag', 'transformer', or 'minilm' (a frozen pretrained tower; see `mmbench.models.minilm`)."""
+    if kind == "gru":
+        return GRUText(vocab_size, embed_dim, out_dim)
+    if kind == "bag":
+        return BagText(vocab_size, embed_dim, out_dim)
+    if kind == "transformer":
+        return TransformerText(vocab_size, out_dim, depth=2, heads=4, max_len=max_len)
+    if kind == "minilm":
+        from mmbench.models.minilm import MiniLMText
+
+        return MiniLMText(out_dim)
+    raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, got {kind!r}")
+
+
+def encoder_pair(arch: dict[str, Any], vocab_size: int, *, image_size: int, max_len: int) -> tuple[Any, Any]:
+    """The (image, text) encoders a fusion's config names (keys image_encoder, text_encoder,
+    image_dim, text_dim, embed_dim, cnn_width)."""
+    image = image_encoder(arch["image_encoder"], arch["image_dim"], width=arch["cnn_width"], image_size=image_size)
+    text = text_encoder(arch["text_encoder"], vocab_size, arch["text_dim"], embed_dim=arch["embed_dim"],
+                        max_len=max_len)
+    return image, text
+
+
+def check_encoders(image: str | None, text: str | None) -> None:
+    """Fail at construction, not mid-fit, on an unknown encoder name."""
+    if image is not None and image not in IMAGE_ENCODERS:
+        raise ValueError(f"image_encoder must be one of {IMAGE_ENCODERS}, got {image!r}")
+    if text is not None and text not in TEXT_ENCODERS:
+        raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, got {text!r}")
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.1) -> nn.Module:

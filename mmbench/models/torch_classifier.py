@@ -26,8 +26,9 @@ class TorchClassifier:
     registry_name: ClassVar[str] = ""
 
     def __init__(self, *, image_size: int = 32, max_text_len: int = 48, vocab_size: int = 20000,
-                 train: dict[str, Any] | None = None, **arch: Any) -> None:
+                 train: dict[str, Any] | None = None, progress: bool = False, **arch: Any) -> None:
         self.image_size = image_size
+        self.progress = progress  # a per-epoch bar; display only, so not part of config()
         self.max_text_len = max_text_len
         self.vocab_size = vocab_size
         self.train_config = TrainConfig(**(train or {}))
@@ -48,6 +49,20 @@ class TorchClassifier:
                            image_size=self.image_size if self.uses_images else None,
                            shuffle=shuffle, seed=seed, num_workers=self.train_config.num_workers)
 
+    @property
+    def uses_vocab(self) -> bool:
+        # A pretrained text tower brings its own tokenizer; the word vocabulary would go unused.
+        return self.uses_text and self.arch.get("text_encoder") != "minilm"
+
+    def text_inputs(self, texts: list[str]) -> tuple[Any, Any]:
+        """What the network's text encoder reads: word ids, or cached frozen-tower states."""
+        if not self.uses_vocab:
+            from mmbench.models.minilm import encode_texts
+
+            return encode_texts(texts, self.max_text_len)
+        assert self.vocab is not None
+        return self.vocab.encode(texts, self.max_text_len)
+
     def _build_vocab(self, train_split: Any) -> Vocabulary:
         loader = BatchLoader(train_split, batch_size=1024, image_size=None, columns=TEXT_COLUMNS)
         return Vocabulary.build((t for batch in loader for t in batch.texts), self.vocab_size)
@@ -55,8 +70,7 @@ class TorchClassifier:
     def logits(self, batch: Batch) -> Any:
         tokens = lengths = None
         if self.uses_text:
-            assert self.vocab is not None
-            tokens, lengths = self.vocab.encode(batch.texts, self.max_text_len)
+            tokens, lengths = self.text_inputs(batch.texts)
         return self.network(batch.images, tokens, lengths)
 
     def _loss(self, network: Any, batch: Batch) -> Any:
@@ -67,11 +81,11 @@ class TorchClassifier:
     def fit(self, train_split: Any, val_split: Any, *, num_classes: int, seed: int) -> FitReport:
         seed_everything(seed)
         self.num_classes = num_classes
-        self.vocab = self._build_vocab(train_split) if self.uses_text else Vocabulary([])
+        self.vocab = self._build_vocab(train_split) if self.uses_vocab else Vocabulary([])
         self.network = self.build(num_classes, len(self.vocab))
         val_loader = self._loader(val_split) if val_split is not None and len(val_split) else None
         return train(self.network, self._loss, self._loader(train_split, shuffle=True, seed=seed),
-                     val_loader, self.train_config)
+                     val_loader, self.train_config, progress=self.progress)
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
         import torch
@@ -95,6 +109,7 @@ class TorchClassifier:
         (directory / "model.json").write_text(json.dumps(sidecar))
 
     def load(self, directory: Path) -> None:
+        """Read only model.safetensors and model.json; any other file there (a pickle) is ignored."""
         from safetensors.torch import load_file
 
         sidecar = json.loads((directory / "model.json").read_text())
@@ -103,3 +118,17 @@ class TorchClassifier:
         self.network = self.build(self.num_classes, len(self.vocab))
         self.network.load_state_dict(load_file(str(directory / "model.safetensors")))
         self.network.eval()
+
+
+def read_state_dict(path: Path) -> dict[str, Any]:
+    """Tensors from a weights file: safetensors, or a torch pickle read with `weights_only=True`,
+    which refuses any object but tensors and plain containers instead of running its code."""
+    import torch
+    from safetensors.torch import load_file
+
+    if path.suffix == ".safetensors":
+        return dict(load_file(str(path)))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict")
+    return state

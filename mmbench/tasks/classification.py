@@ -30,15 +30,31 @@ def predict(model: Any, split: Any, batch_size: int = 256) -> tuple[list[str], n
     return ids, np.concatenate(labels), np.concatenate(probs)
 
 
-def score(labels: np.ndarray, probs: np.ndarray, metric_names: tuple[str, ...]) -> dict[str, Estimate]:
+def score(labels: np.ndarray, probs: np.ndarray, metric_names: tuple[str, ...],
+          clusters: np.ndarray | None = None) -> dict[str, Estimate]:
     out: dict[str, Estimate] = {}
     for name in metric_names:
         metric = METRICS.get(name)
         if metric.per_sample is not None:
-            out[name] = bootstrap_mean(metric.per_sample(labels, probs), seed=CI_SEED)
+            out[name] = bootstrap_mean(metric.per_sample(labels, probs), seed=CI_SEED, clusters=clusters)
         else:
             out[name] = bootstrap_metric(metric.fn, labels, probs, seed=CI_SEED,
-                                         resampled=metric.resampled)
+                                         resampled=metric.resampled, clusters=clusters)
+    return out
+
+
+def image_clusters(split: Any) -> np.ndarray:
+    """Bootstrap cluster per row: its first image's sha256 (rows sharing a picture are
+    correlated), or the row's own id when it has no image."""
+    import pyarrow.compute as pc
+
+    from mmbench.loader import column
+
+    out = np.asarray(column(split, "id").to_pylist(), dtype=object)
+    if "images" in split.column_names:
+        first = pc.list_slice(column(split, "images").combine_chunks(), 0, 1)
+        parents = pc.list_parent_indices(first).to_numpy()
+        out[parents] = pc.struct_field(pc.list_flatten(first), "sha256").to_numpy(zero_copy_only=False)
     return out
 
 
@@ -52,28 +68,57 @@ def predictions_table(ids: list[str], labels: np.ndarray, probs: np.ndarray) -> 
 
 @register_task("classification")
 class ClassificationTask:
+    """Single-label (`label`), or multi-label when the records carry `labels` and no `label`."""
+
     name: ClassVar[str] = "classification"
-    primary_metric: ClassVar[str] = "accuracy"
+    primary_metric: str = "accuracy"  # multi-label mode sets mean_average_precision
 
     def metric_names(self, num_classes: int) -> tuple[str, ...]:
         return ("accuracy", "macro_f1", "auroc") if num_classes == 2 else ("accuracy", "macro_f1")
 
+    @staticmethod
+    def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, scores) of the metrics from a stored predictions table (either mode)."""
+        if "scores" in table.column_names:
+            from mmbench.tasks.multilabel import metric_inputs
+
+            return metric_inputs(table)
+        return (np.asarray(table.column("label").to_numpy(), dtype=np.int64),
+                np.asarray(table.column("probs").to_pylist(), dtype=np.float64))
+
+    def view(self, split: Any) -> Any:
+        """What the model is given of a split; a subclass may derive columns (see views.py)."""
+        return split
+
+    def extra_metrics(self, labels: np.ndarray, probs: np.ndarray, clusters: np.ndarray,
+                      class_names: list[str]) -> dict[str, Estimate]:
+        """Metrics beyond the registered names (a subclass's per-class scores)."""
+        return {}
+
     def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+        from mmbench.tasks.multilabel import evaluate_multilabel, is_multilabel
+
+        if is_multilabel(dataset):
+            self.primary_metric = "mean_average_precision"
+            return evaluate_multilabel(model, dataset, info, seed=seed, view=self.view)
         class_names = info.class_names
         if not class_names:
             raise TaskError("classification needs class names in the dataset info")
         train, val, eval_name = pick_splits(dataset)
         started = time.perf_counter()
-        fit = model.fit(train, val, num_classes=len(class_names), seed=seed)
+        fit = model.fit(self.view(train), None if val is None else self.view(val),
+                        num_classes=len(class_names), seed=seed)
         fitted = time.perf_counter()
         split = dataset[eval_name]
-        ids, labels, probs = predict(model, split)
+        ids, labels, probs = predict(model, self.view(split))
         keep = labels >= 0  # unlabeled rows cannot be scored
         ids = [i for i, k in zip(ids, keep, strict=True) if k]
         labels, probs = labels[keep], probs[keep]
+        clusters = image_clusters(split)[keep]
         predicted = time.perf_counter()
-        metrics = score(labels, probs, self.metric_names(len(class_names)))
+        metrics = score(labels, probs, self.metric_names(len(class_names)), clusters)
+        metrics.update(self.extra_metrics(labels, probs, clusters, class_names))
         timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
                    "score_s": time.perf_counter() - predicted}
-        return TaskOutput(eval_name, len(labels), metrics, predictions_table(ids, labels, probs),
-                          timings, fit=getattr(fit, "__dict__", {}))
+        table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
+        return TaskOutput(eval_name, len(labels), metrics, table, timings, fit=getattr(fit, "__dict__", {}))

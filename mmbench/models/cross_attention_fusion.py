@@ -1,0 +1,77 @@
+"""Cross-attention fusion: the question's tokens attend to the image's patches (or CNN cells).
+
+Both token sequences are mapped to a shared width; the image tokens get a learned
+position embedding (CNN cells carry none of their own). Each block is pre-norm
+cross-attention (queries from text, keys and values from image) followed by a
+feed-forward layer, both residual. The attended text tokens are mean pooled over
+the real (unpadded) positions and classified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmbench.models import register_model
+from mmbench.models.encoders import check_encoders, encoder_pair, masked_mean, mlp
+from mmbench.models.torch_classifier import TorchClassifier
+
+
+class _CrossBlock(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm_q, self.norm_kv, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        kv = self.norm_kv(context)
+        query = query + self.attn(self.norm_q(query), kv, kv, need_weights=False)[0]
+        return query + self.ff(self.norm_ff(query))
+
+
+class _CrossNet(nn.Module):
+    def __init__(self, num_classes: int, image: Any, text: Any, image_size: int, dim: int, depth: int,
+                 heads: int, hidden: int) -> None:
+        super().__init__()
+        self.image_encoder, self.text_encoder = image, text
+        with torch.no_grad():  # how many image tokens this encoder yields at this size
+            count = image.encode(torch.zeros(1, 3, image_size, image_size)).tokens.shape[1]
+        self.image_in = nn.Linear(image.out_dim, dim)
+        self.text_in = nn.Linear(text.out_dim, dim)
+        self.image_pos = nn.Parameter(torch.randn(1, count, dim) * 0.02)
+        self.blocks = nn.ModuleList([_CrossBlock(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = mlp(dim, hidden, num_classes)
+
+    def forward(self, images: Any, tokens: Any, lengths: Any) -> Any:
+        image = self.image_encoder.encode(images)
+        text = self.text_encoder.encode(tokens, lengths)
+        context = self.image_in(image.tokens) + self.image_pos
+        query = self.text_in(text.tokens)
+        for block in self.blocks:
+            query = block(query, context)
+        return self.head(masked_mean(self.norm(query), text.mask))
+
+
+@register_model("cross-attention-fusion")
+class CrossAttentionFusion(TorchClassifier):
+    """Text tokens cross-attend to image tokens for `depth` blocks, then mean pool and classify."""
+
+    def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
+                 text_dim: int = 128, embed_dim: int = 64, cnn_width: int = 16, attn_dim: int = 64,
+                 depth: int = 1, heads: int = 4, hidden: int = 128, train: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
+        check_encoders(image_encoder, text_encoder)
+        super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
+                         text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width, attn_dim=attn_dim,
+                         depth=depth, heads=heads, hidden=hidden,
+                         train={"epochs": 10, "min_epochs": 4, "patience": 3, **(train or {})}, **kwargs)
+
+    def build(self, num_classes: int, vocab_size: int) -> nn.Module:
+        a = self.arch
+        image, text = encoder_pair(a, vocab_size, image_size=self.image_size, max_len=self.max_text_len)
+        return _CrossNet(num_classes, image, text, self.image_size, a["attn_dim"], a["depth"], a["heads"],
+                         a["hidden"])

@@ -1,0 +1,125 @@
+"""What the embedding tasks (retrieval, zero-shot, linear-probe) share.
+
+A capability check that fails with a TaskError naming what is missing; the optional
+contrastive training step (train-then-evaluate for a model that can learn, zero-shot
+otherwise); and batched, L2-normalised image and text embeddings of a split.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mmbench.loader import Batch, BatchLoader, primary_text
+from mmbench.tasks.base import TRAIN_SPLITS, VAL_SPLITS, TaskError
+
+BATCH = 256
+TEXT_COLUMNS = ("text", "question", "hypothesis", "captions")
+
+
+def require(model: Any, task: str, *methods: str) -> None:
+    """TaskError unless `model` has every method the task calls."""
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if missing:
+        kind = type(model).__name__
+        raise TaskError(f"task {task!r} needs a model with {', '.join(methods)} (a dual encoder); "
+                        f"{kind} lacks {', '.join(missing)}")
+
+
+def maybe_fit(model: Any, dataset: Any, eval_name: str, *, seed: int) -> tuple[dict[str, Any], float]:
+    """Train a model that has `fit_contrastive` on the train split; (fit report, seconds).
+
+    Labels are never used: the model learns from image-text pairs only, so zero-shot
+    stays zero-shot with respect to the classes. A model without the method is used
+    as it comes (pretrained).
+    """
+    fit = getattr(model, "fit_contrastive", None)
+    if not callable(fit):
+        return {}, 0.0
+    names = list(dataset.keys())
+    train = next((n for n in TRAIN_SPLITS if n in names and n != eval_name), None)
+    if train is None:
+        raise TaskError(f"{type(model).__name__} is trained under the harness (fit_contrastive) "
+                        f"but the dataset has no train split among {names}")
+    val = next((n for n in VAL_SPLITS if n in names and n not in (train, eval_name)), None)
+    started = time.perf_counter()
+    report = fit(dataset[train], dataset[val] if val else None, seed=seed)
+    return dict(getattr(report, "__dict__", {})), time.perf_counter() - started
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def _own_decoded_batches(model: Any, split: Any, batch_size: int) -> Iterator[Batch]:
+    """Batches whose images the model decoded itself from the stored bytes (e.g. CLIP's
+    resize + centre crop, which keeps the aspect ratio the square loader would lose)."""
+    import torch
+
+    table = split.with_format("arrow")
+    for start in range(0, len(split), batch_size):
+        part = table[start:start + batch_size]
+        cells = part.column("images").to_pylist()
+        pixels = [model.decode_image(c[0]["bytes"] if c else None) for c in cells]
+        images = torch.from_numpy(np.stack(pixels).astype(np.float32))
+        yield Batch(ids=part.column("id").to_pylist(), images=images, texts=[], labels=None)
+
+
+def image_batches(model: Any, split: Any, batch_size: int = BATCH) -> Iterator[Batch]:
+    if callable(getattr(model, "decode_image", None)):
+        return _own_decoded_batches(model, split, batch_size)
+    size = int(getattr(model, "image_size", 32))
+    return iter(BatchLoader(split, batch_size=batch_size, image_size=size, columns=("id", "images")))
+
+
+def embed_images(model: Any, split: Any, batch_size: int = BATCH) -> tuple[list[str], np.ndarray]:
+    """(ids, [N, D] normalised image embeddings) in split order."""
+    ids: list[str] = []
+    parts: list[np.ndarray] = []
+    for batch in image_batches(model, split, batch_size):
+        ids.extend(batch.ids)
+        parts.append(normalise(model.embed_images(batch)))
+    if not parts:
+        raise TaskError("the evaluation split has no rows")
+    return ids, np.concatenate(parts)
+
+
+def embed_texts(model: Any, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
+    """[len(texts), D] normalised text embeddings."""
+    parts = [normalise(model.embed_texts(texts[s:s + batch_size])) for s in range(0, len(texts), batch_size)]
+    if not parts:
+        raise TaskError("no texts to embed")
+    return np.concatenate(parts)
+
+
+def split_texts(split: Any) -> list[str]:
+    """The primary text of every row (what a classifier would read), in split order."""
+    table = split.with_format("arrow")[:]
+    cols = [c for c in TEXT_COLUMNS if c in table.column_names]
+    return [primary_text(row) for row in table.select(cols).to_pylist()]
+
+
+def labels_of(split: Any) -> np.ndarray:
+    """Labels in split order, -1 where a row has none."""
+    from mmbench.loader import column
+
+    if "label" not in split.column_names:
+        return np.full(len(split), -1, dtype=np.int64)
+    return np.array([-1 if v is None else v for v in column(split, "label").to_pylist()], dtype=np.int64)
+
+
+def estimate(value: float, draws: np.ndarray) -> Any:
+    """An Estimate of `value` with the percentile CI of its bootstrap `draws`."""
+    from mmbench.stats import CONFIDENCE, Estimate
+
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return Estimate(value, float("nan"), float("nan"))
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return Estimate(value, float(low), float(high))

@@ -1,0 +1,105 @@
+"""Linear probe: logistic regression on frozen embeddings.
+
+Image embeddings (optionally concatenated with the embedding of the record's primary
+text) of the train split feed scikit-learn's LogisticRegression. Its inverse
+regularisation C is chosen on the val split from a small grid (on a seeded 20% of
+train when the dataset has no separate val split), then the probe is refit on all of
+train and scored on the eval split. A model that trains under the harness is first
+trained contrastively on train's image-text pairs, then frozen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mmbench.data import DatasetInfo
+from mmbench.tasks import register_task
+from mmbench.tasks.base import TaskError, TaskOutput, pick_splits
+from mmbench.tasks.classification import predictions_table, score
+from mmbench.tasks.embeddings import embed_images, embed_texts, labels_of, maybe_fit, require, split_texts
+
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+HOLDOUT = 0.2
+FEATURES = ("image", "image+text")
+
+
+def features(model: Any, split: Any, kind: str) -> tuple[list[str], np.ndarray]:
+    ids, x = embed_images(model, split)
+    if kind == "image+text":
+        x = np.concatenate([x, embed_texts(model, split_texts(split))], axis=1)
+    return ids, x
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, y)
+
+
+def full_proba(probe: Any, x: np.ndarray, num_classes: int) -> np.ndarray:
+    """[N, num_classes] probabilities; classes absent from train get 0."""
+    out = np.zeros((len(x), num_classes))
+    out[:, probe.classes_.astype(np.int64)] = probe.predict_proba(x)
+    return out
+
+
+def choose_c(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, seed: int
+             ) -> tuple[float, dict[str, float]]:
+    """The grid's C with the best val accuracy (the smaller C on a tie); accuracy per C."""
+    scores: dict[str, float] = {}
+    if len(np.unique(y)) < 2:  # a tiny holdout split can leave one class: nothing to choose
+        return 1.0, scores
+    for c in C_GRID:
+        scores[str(c)] = float((_fit(x, y, c, seed).predict(x_val) == y_val).mean())
+    best = max(C_GRID, key=lambda c: (scores[str(c)], -c))
+    return best, scores
+
+
+@register_task("linear-probe")
+class LinearProbeTask:
+    name: ClassVar[str] = "linear-probe"
+    primary_metric: ClassVar[str] = "accuracy"
+
+    def __init__(self, features: str = "image") -> None:
+        if features not in FEATURES:
+            raise ValueError(f"linear-probe features must be one of {FEATURES}, got {features!r}")
+        self.features = features
+
+    def _labelled(self, model: Any, split: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
+        ids, x = features(model, split, self.features)
+        y = labels_of(split)
+        keep = y >= 0
+        return [i for i, k in zip(ids, keep, strict=True) if k], x[keep], y[keep]
+
+    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+        needs = ("embed_images", "embed_texts") if self.features == "image+text" else ("embed_images",)
+        require(model, self.name, *needs)
+        class_names = info.class_names
+        if not class_names:
+            raise TaskError("linear-probe needs class names in the dataset info")
+        train, val, eval_name = pick_splits(dataset)
+        fit, fit_s = maybe_fit(model, dataset, eval_name, seed=seed)
+        started = time.perf_counter()
+        _, x, y = self._labelled(model, train)
+        if len(np.unique(y)) < 2:
+            raise TaskError("linear-probe needs at least two classes among the train labels")
+        if val is not None and (labels_of(val) >= 0).any():
+            _, x_val, y_val = self._labelled(model, val)
+            x_fit, y_fit = x, y
+        else:  # carve a seeded holdout out of train to choose C
+            order = np.random.default_rng(seed).permutation(len(y))
+            cut = max(1, int(len(y) * HOLDOUT))
+            x_val, y_val, x_fit, y_fit = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
+        best_c, val_scores = choose_c(x_fit, y_fit, x_val, y_val, seed)
+        probe = _fit(x, y, best_c, seed)
+        ids, x_eval, y_eval = self._labelled(model, dataset[eval_name])
+        probs = full_proba(probe, x_eval, len(class_names))
+        predicted = time.perf_counter()
+        metrics = score(y_eval, probs, ("accuracy", "macro_f1"))
+        timings = {"fit_s": fit_s, "probe_s": predicted - started, "score_s": time.perf_counter() - predicted}
+        return TaskOutput(eval_name, len(y_eval), metrics, predictions_table(ids, y_eval, probs), timings,
+                          fit={**fit, "probe_C": best_c, "probe_val_accuracy": val_scores,
+                               "features": self.features})

@@ -1,0 +1,217 @@
+"""Multiple choice (VLMEvalKit MCQ shape: `choices` + `answer_index`) with circular evaluation.
+
+Every question is asked once per rotation of its options (k options, k rotations:
+rotation r lists option r first). `accuracy` reads the first rotation, the published
+order; `circular_accuracy` (MMBench's CircularEval) counts a question only when every
+rotation is answered right, so a model that leans on an option position is exposed.
+Both are registry metrics of (answer index, rotation votes): see `metrics/choice.py`.
+
+How a model answers, by capability, first match wins:
+1. `score_choices(batch, choices) -> [B, K]`: `batch.texts` holds each question (its
+   hint first when there is one), `choices` the options of each row in the order asked;
+   cells past a row's options are ignored. For pretrained or hand-made scorers.
+2. A classifier (`fit` + `predict_proba`) and a train split with answers: it is trained
+   on a view whose text is the rendered prompt (hint, question, `A. option` lines) and
+   whose label is the answer index, then reads the prompt of each rotation.
+3. A dual encoder (`embed_images` + `embed_texts`): zero-shot, each option scored by the
+   cosine between the image and the text "question option" (after `fit_contrastive` on
+   the train split when the model has it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mmbench.data import DatasetInfo
+from mmbench.loader import Batch, BatchLoader
+from mmbench.metrics.choice import circular_per_sample, rotation_votes
+from mmbench.tasks import register_task
+from mmbench.tasks.base import TaskError, TaskOutput
+from mmbench.tasks.classification import image_clusters, score
+from mmbench.tasks.views import has_values, iter_records, pick_splits_where, with_columns
+
+BATCH = 128
+METRIC_NAMES = ("accuracy", "circular_accuracy")
+ROW_COLUMNS = ("question", "text", "choices", "answer_index")
+Scorer = Callable[[Batch, list[str], list[list[str]]], np.ndarray]
+
+
+def context(row: dict[str, Any]) -> str:
+    """The question as a model reads it: the hint (VLMEvalKit's `text`) first."""
+    return "\n".join(p for p in (row.get("text"), row.get("question")) if p)
+
+
+def render(question: str, choices: list[str]) -> str:
+    letters = string.ascii_uppercase
+    return "\n".join([question, *(f"{letters[i]}. {c}" for i, c in enumerate(choices))])
+
+
+def rotate(choices: list[str], r: int) -> list[str]:
+    shift = r % len(choices)
+    return choices[shift:] + choices[:shift]
+
+
+def _pad(scores: np.ndarray, width: int) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.full((len(scores), width), -np.inf)
+    out[:, :min(width, scores.shape[1])] = scores[:, :width]
+    return out
+
+
+def _classifier_scorer(model: Any) -> Scorer:
+    def score(batch: Batch, questions: list[str], choices: list[list[str]]) -> np.ndarray:
+        prompts = [render(q, c) for q, c in zip(questions, choices, strict=True)]
+        probs = model.predict_proba(dataclasses.replace(batch, texts=prompts))
+        return _pad(probs, max(len(c) for c in choices))
+
+    return score
+
+
+def _dual_encoder_scorer(model: Any) -> Scorer:
+    from mmbench.tasks.embeddings import normalise
+
+    def score(batch: Batch, questions: list[str], choices: list[list[str]]) -> np.ndarray:
+        images = normalise(model.embed_images(batch))
+        texts = [f"{q} {c}" for q, cs in zip(questions, choices, strict=True) for c in cs]
+        embedded = normalise(model.embed_texts(texts))
+        out = np.full((len(choices), max(len(c) for c in choices)), -np.inf)
+        start = 0
+        for i, cs in enumerate(choices):
+            out[i, :len(cs)] = embedded[start:start + len(cs)] @ images[i]
+            start += len(cs)
+        return out
+
+    return score
+
+
+def _capability_scorer(model: Any) -> Scorer:
+    def score(batch: Batch, questions: list[str], choices: list[list[str]]) -> np.ndarray:
+        return _pad(model.score_choices(dataclasses.replace(batch, texts=questions), choices),
+                    max(len(c) for c in choices))
+
+    return score
+
+
+def _num_options(*splits: Any) -> int:
+    import pyarrow.compute as pc
+
+    from mmbench.loader import column
+
+    lengths = [pc.max(pc.list_value_length(column(s, "choices"))).as_py() or 0 for s in splits if s is not None]
+    return int(max(lengths, default=0))
+
+
+def prompt_view(split: Any) -> Any:
+    """Train/val view: text = rendered prompt (published order), label = answer index."""
+    import pyarrow as pa
+
+    from mmbench.loader import column
+
+    labelled = np.flatnonzero(column(split, "answer_index").is_valid().to_numpy(zero_copy_only=False))
+    if len(labelled) < len(split):
+        split = split.select(labelled, keep_in_memory=True)
+    prompts = pa.chunked_array([pa.array([render(context(r), r["choices"]) for r in chunk], pa.string())
+                                for chunk in iter_records(split, ROW_COLUMNS)], pa.string())
+    return with_columns(split, {"text": prompts, "label": column(split, "answer_index")}, "mc-prompt")
+
+
+def _batches(model: Any, split: Any, dual: bool) -> Iterator[Batch]:
+    if dual:
+        from mmbench.tasks.embeddings import image_batches
+
+        return image_batches(model, split, BATCH)
+    reads_images = getattr(model, "uses_images", hasattr(model, "score_choices"))
+    size = int(getattr(model, "image_size", 32)) if reads_images else None
+    return iter(BatchLoader(split, batch_size=BATCH, image_size=size))
+
+
+def circular_predictions(scorer: Scorer, batches: Iterator[Batch], split: Any) -> dict[str, Any]:
+    """Ask every labelled question in every rotation; picks [N, max options] hold the
+    option (published index) chosen in each rotation, -1 past a question's options."""
+    ids, answers, picks, positions = [], [], [], []
+    width = _num_options(split)
+    offset = 0
+    for batch, rows in zip(batches, iter_records(split, ROW_COLUMNS, BATCH), strict=True):
+        keep = [i for i, r in enumerate(rows) if r["answer_index"] is not None and r["choices"]]
+        questions = [context(r) for r in rows]
+        choices = [r["choices"] or [""] for r in rows]
+        picked = np.full((len(rows), width), -1, dtype=np.int64)
+        for r in range(max(len(c) for c in choices)):
+            scores = scorer(batch, questions, [rotate(c, r) for c in choices])
+            for i in keep:
+                k = len(choices[i])
+                if r < k:  # position p of rotation r holds option (p + r) mod k
+                    picked[i, r] = (int(np.argmax(scores[i, :k])) + r) % k
+        ids += [batch.ids[i] for i in keep]
+        answers += [rows[i]["answer_index"] for i in keep]
+        picks.append(picked[keep])
+        positions += [offset + i for i in keep]
+        offset += len(rows)
+    return {"ids": ids, "answers": np.asarray(answers, dtype=np.int64),
+            "picks": np.concatenate(picks) if picks else np.zeros((0, width), dtype=np.int64),
+            "positions": np.asarray(positions, dtype=np.int64)}
+
+
+@register_task("multiple-choice")
+class MultipleChoiceTask:
+    name: ClassVar[str] = "multiple-choice"
+    primary_metric: ClassVar[str] = "circular_accuracy"
+
+    def _scorer(self, model: Any, dataset: Any, splits: tuple[Any, Any, str], num_options: int,
+                seed: int) -> tuple[Scorer, bool, dict[str, Any]]:
+        """(scorer, uses dual-encoder batches, fit report) by the model's capabilities."""
+        train, val, eval_name = splits
+        if callable(getattr(model, "score_choices", None)):
+            return _capability_scorer(model), False, {}
+        if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict_proba", None)):
+            if train is None:
+                raise TaskError("multiple-choice: a trainable classifier needs a train split with answers")
+            val_view = prompt_view(val) if val is not None else None
+            report = model.fit(prompt_view(train), val_view, num_classes=num_options, seed=seed)
+            return _classifier_scorer(model), False, dict(getattr(report, "__dict__", {}))
+        if callable(getattr(model, "embed_images", None)) and callable(getattr(model, "embed_texts", None)):
+            from mmbench.tasks.embeddings import maybe_fit
+
+            return _dual_encoder_scorer(model), True, maybe_fit(model, dataset, eval_name, seed=seed)[0]
+        raise TaskError(f"multiple-choice: {type(model).__name__} has neither score_choices, "
+                        "fit + predict_proba, nor embed_images + embed_texts")
+
+    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+        train, val, eval_name = pick_splits_where(dataset, has_values("answer_index"), need_train=False)
+        split = dataset[eval_name]
+        started = time.perf_counter()
+        scorer, dual, fit = self._scorer(model, dataset, (train, val, eval_name),
+                                         _num_options(train, val, split), seed)
+        fitted = time.perf_counter()
+        out = circular_predictions(scorer, _batches(model, split, dual), split)
+        predicted = time.perf_counter()
+        votes = rotation_votes(out["picks"], out["picks"].shape[1])
+        clusters = image_clusters(split)[out["positions"]]
+        metrics = score(out["answers"], votes, METRIC_NAMES, clusters)
+        timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+                   "score_s": time.perf_counter() - predicted}
+        table = _table(out, votes).append_column("cluster", [clusters.astype(str).tolist()])
+        return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fit)
+
+    @staticmethod
+    def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(answer indices, rotation votes) back from a stored predictions table."""
+        votes = np.asarray(table.column("votes").to_pylist(), dtype=np.float64)
+        return np.asarray(table.column("answer_index").to_numpy(), dtype=np.int64), votes
+
+
+def _table(out: dict[str, Any], votes: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    picks, answers = out["picks"], out["answers"]
+    rotations = [[int(p) == int(a) for p in row if p >= 0] for row, a in zip(picks, answers, strict=True)]
+    return pa.table({"id": out["ids"], "answer_index": answers, "prediction": picks[:, 0],
+                     "rotations_correct": rotations,
+                     "circular_correct": circular_per_sample(answers, votes).astype(bool),
+                     "votes": [row.tolist() for row in votes]})

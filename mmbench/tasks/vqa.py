@@ -1,0 +1,138 @@
+"""Open-answer VQA as train-then-evaluate classification over an answer vocabulary.
+
+The vocabulary is the `vocab_size` most frequent training targets, a question's target
+being the most common of its normalised human answers (official VQA normalisation). Any
+classifier (`fit` + `predict_proba`) trains on a view of the train split whose `label`
+is the target's vocabulary index (a question whose target is out of vocabulary is left
+out of training); the view replaces one column and copies no images. Every question of
+the eval split with answers is scored, out-of-vocabulary ones included: the predicted
+answer string goes against its human answers with the VQA accuracy (primary) and exact
+match, both with bootstrap CIs that resample images (questions about one image move
+together).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mmbench.data import DatasetInfo
+from mmbench.loader import BatchLoader
+from mmbench.metrics.vqa import answer_accuracy, majority_answer, normalize_answer
+from mmbench.stats import bootstrap_mean
+from mmbench.tasks import register_task
+from mmbench.tasks.base import TaskError, TaskOutput
+from mmbench.tasks.classification import CI_SEED, image_clusters
+from mmbench.tasks.views import has_nonempty_list, iter_column, pick_splits_where, with_columns
+
+BATCH = 256
+
+
+def majority_answers(split: Any) -> Any:
+    """Each question's most common normalised answer (null without answers), batch by batch."""
+    import pyarrow as pa
+
+    chunks = [pa.array([majority_answer(a) for a in answers], pa.string())
+              for answers in iter_column(split, "answers")]
+    return pa.chunked_array(chunks, pa.string())
+
+
+def answer_vocabulary(targets: Any, size: int) -> list[str]:
+    """The `size` most frequent targets; ties broken alphabetically so the order is stable."""
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(targets.drop_null())
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    ranked = sorted(pairs, key=lambda vc: (-vc[1], vc[0]))
+    return [value for value, _ in ranked[:size]]
+
+
+def labelled_view(split: Any, vocab: list[str], tag: str) -> Any:
+    """The split with `label` = vocabulary index of its target, rows out of vocabulary dropped."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    labels = pc.index_in(majority_answers(split), value_set=pa.array(vocab, pa.string()))
+    view = with_columns(split, {"label": labels}, tag)
+    keep = np.flatnonzero(labels.is_valid().to_numpy(zero_copy_only=False))
+    # An all-unknown batch would give the loss nothing to average: drop such rows.
+    return view if len(keep) == len(view) else view.select(keep, keep_in_memory=True)
+
+
+@register_task("vqa")
+class VQATask:
+    name: ClassVar[str] = "vqa"
+    primary_metric: ClassVar[str] = "vqa"
+
+    def __init__(self, vocab_size: int = 1000) -> None:
+        if vocab_size < 1:
+            raise ValueError("vqa: vocab_size must be at least 1")
+        self.vocab_size = vocab_size
+
+    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+        train, val, eval_name = pick_splits_where(dataset, has_nonempty_list("answers"))
+        started = time.perf_counter()
+        vocab = answer_vocabulary(majority_answers(train), self.vocab_size)
+        if not vocab:
+            raise TaskError("vqa: the train split has no answers to build a vocabulary from")
+        tag = f"vqa-labels:{self.vocab_size}"
+        val_view = labelled_view(val, vocab, tag) if val is not None else None
+        fit = model.fit(labelled_view(train, vocab, tag), val_view, num_classes=len(vocab), seed=seed)
+        fitted = time.perf_counter()
+        split = dataset[eval_name]
+        out = self.predict(model, split, vocab)
+        predicted = time.perf_counter()
+        clusters = image_clusters(split)[out["positions"]]
+        metrics = {"vqa": bootstrap_mean(out["vqa"], seed=CI_SEED, clusters=clusters),
+                   "exact_match": bootstrap_mean(out["exact_match"], seed=CI_SEED, clusters=clusters)}
+        timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+                   "score_s": time.perf_counter() - predicted}
+        fit_info = {**getattr(fit, "__dict__", {}), "answer_vocabulary": len(vocab)}
+        table = _table(out).append_column("cluster", [clusters.astype(str).tolist()])
+        return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fit_info)
+
+    @staticmethod
+    def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(human answers, predicted answers) back from a stored predictions table."""
+        answers = np.empty(table.num_rows, dtype=object)
+        answers[:] = table.column("answers").to_pylist()
+        return answers, np.asarray(table.column("prediction").to_pylist(), dtype=object)
+
+    def predict(self, model: Any, split: Any, vocab: list[str]) -> dict[str, Any]:
+        """Predicted answer and its scores for every question of `split` that has answers."""
+        size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
+        out: dict[str, list[Any]] = {k: [] for k in ("ids", "prediction", "answers", "vqa",
+                                                     "exact_match", "in_vocabulary", "positions")}
+        known = set(vocab)
+        offset = 0
+        batches = BatchLoader(split, batch_size=BATCH, image_size=size)
+        for batch, answers in zip(batches, iter_column(split, "answers", BATCH), strict=True):
+            probs = np.asarray(model.predict_proba(batch))
+            if probs.shape[1] != len(vocab):
+                raise TaskError(f"vqa: the model gave {probs.shape[1]} scores for {len(vocab)} answers")
+            for i, choice in enumerate(probs.argmax(axis=1)):
+                if not answers[i]:
+                    continue  # an unanswered question cannot be scored
+                prediction = vocab[int(choice)]
+                target = majority_answer(answers[i])
+                out["ids"].append(batch.ids[i])
+                out["prediction"].append(prediction)
+                out["answers"].append(answers[i])
+                out["vqa"].append(answer_accuracy(prediction, answers[i]))
+                out["exact_match"].append(float(normalize_answer(prediction) == target))
+                out["in_vocabulary"].append(target in known)
+                out["positions"].append(offset + i)
+            offset += len(batch)
+        return {**out, "vqa": np.asarray(out["vqa"], dtype=np.float64),
+                "exact_match": np.asarray(out["exact_match"], dtype=np.float64),
+                "positions": np.asarray(out["positions"], dtype=np.int64)}
+
+
+def _table(out: dict[str, Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"id": out["ids"], "prediction": out["prediction"], "answers": out["answers"],
+                     "vqa_accuracy": out["vqa"], "exact_match": out["exact_match"],
+                     "in_vocabulary": out["in_vocabulary"]})
