@@ -35,7 +35,7 @@ def run(suite: str = "default", *, models: list[str] | None = None,
         datasets: list[str] | None = None, seeds: int | None = None, limit: int | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
-        model_files: list[str] | None = None) -> list[RunRecord]:
+        model_files: list[str] | None = None, workers: int = 1, threads: int = 1) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every job.
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
@@ -50,7 +50,8 @@ def run(suite: str = "default", *, models: list[str] | None = None,
         models = [*(models or []), *(load_model_file(spec) for spec in model_files)]
 
     jobs = runner.plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
-    return runner.run(jobs, ResultStore(store or default_store()), progress=progress, log=log)
+    return runner.run(jobs, ResultStore(store or default_store()), progress=progress, log=log,
+                      workers=workers, threads=threads)
 
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:

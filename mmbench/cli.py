@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,13 +19,19 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _log(message: str) -> None:
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)  # keeps the progress bar intact
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from mmbench.api import run
 
     records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
                   seeds=args.seeds, limit=args.limit, store=args.store,
-                  progress=not args.quiet, log=None if args.quiet else print,
-                  model_files=args.model_file)
+                  progress=not args.quiet, log=None if args.quiet else _log,
+                  model_files=args.model_file, workers=args.jobs, threads=args.threads)
     print(f"{len(records)} run record(s) in the store for this selection")
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
@@ -200,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's)")
     p.add_argument("--limit", type=int, help="use only the first N rows of each split")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="jobs run side by side in worker processes (default: CPU count)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per job; results are reproducible for a fixed value (default 1)")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,26 @@ class Job:
     def key(self, fingerprint: str) -> str:
         from mmbench.models.base import config_hash
 
+        config = effective_config(self.model.name, self.model.config)
         ident = {"dataset": self.dataset.name, "fingerprint": fingerprint, "task": self.task,
-                 "model": self.model.name, "config": config_hash(self.model.name, self.model.config),
+                 "model": self.model.name, "config": config_hash(self.model.name, config),
                  "seed": self.seed, "limit": self.limit}
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.dataset.name}__{self.task}__{self.model.display}__s{self.seed}__{digest}"
+
+
+def effective_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The model's full configuration, defaults included, so a changed default is a new job."""
+    from mmbench.models import create
+
+    cache_key = (name, json.dumps(config, sort_keys=True, default=str))
+    if cache_key not in _CONFIGS:
+        model = create(name, **config)  # constructors are cheap: no weights, no data
+        _CONFIGS[cache_key] = model.config() if hasattr(model, "config") else dict(config)
+    return _CONFIGS[cache_key]
+
+
+_CONFIGS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def plan(suite: Suite, *, models: list[str] | None = None, datasets: list[str] | None = None,
@@ -71,7 +86,20 @@ def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
                                f"--root PATH --name {spec.name}` first")
 
 
-def run_job(job: Job, info: data.DatasetInfo, store: ResultStore) -> RunRecord:
+def run_job(job: Job, info: data.DatasetInfo, store: ResultStore, threads: int = 1) -> RunRecord:
+    """Train/evaluate one job with `threads` torch threads and write its record."""
+    import torch
+
+    previous = torch.get_num_threads()
+    # A fixed thread count makes a seed's result independent of the machine's core count.
+    torch.set_num_threads(threads)
+    try:
+        return _run_job(job, info, store)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_job(job: Job, info: data.DatasetInfo, store: ResultStore) -> RunRecord:
     from mmbench.envinfo import environment
     from mmbench.models import create
     from mmbench.models.base import config_hash
@@ -89,7 +117,8 @@ def run_job(job: Job, info: data.DatasetInfo, store: ResultStore) -> RunRecord:
         key=job.key(info.fingerprint), benchmark=job.benchmark, dataset=job.dataset.name,
         dataset_fingerprint=info.fingerprint, task=job.task, eval_split=output.eval_split,
         model=job.model.display, model_config=config,
-        config_hash=config_hash(job.model.name, job.model.config), seed=job.seed,
+        config_hash=config_hash(job.model.name, effective_config(job.model.name, job.model.config)),
+        seed=job.seed,
         limit=job.limit, n=output.n,
         metrics={k: {**v.to_dict(), "higher_is_better": higher[k]} for k, v in output.metrics.items()},
         primary_metric=task.primary_metric,
@@ -113,25 +142,63 @@ def _directions(metrics: dict[str, Any]) -> dict[str, bool]:
 Progress = Callable[[str], None]
 
 
-def run(jobs: list[Job], store: ResultStore, *, progress: bool = True,
-        log: Progress | None = None) -> list[RunRecord]:
-    """Run every job not already in the store; return the records of all jobs."""
+def compatible(jobs: list[Job], log: Progress | None = None) -> list[Job]:
+    """Drop jobs whose model lacks what the task needs (a fusion classifier on retrieval)."""
+    from mmbench.models import MODELS
+    from mmbench.tasks import TASKS
+    from mmbench.tasks.base import accepts
+
+    kept, told = [], set()
+    for job in jobs:
+        if accepts(TASKS.get(job.task), MODELS.get(job.model.name)):
+            kept.append(job)
+        elif log is not None and (job.model.display, job.task) not in told:
+            told.add((job.model.display, job.task))
+            log(f"skipped: {job.model.display} cannot run {job.task} (lacks the model capability it needs)")
+    return kept
+
+
+def _in_worker(job: Job, info: data.DatasetInfo, store_root: str, threads: int) -> RunRecord:
+    return run_job(job, info, ResultStore(store_root), threads)
+
+
+def _execute(jobs: list[Job], infos: dict[str, data.DatasetInfo], store: ResultStore, workers: int,
+             threads: int) -> Iterator[RunRecord]:
+    """Run jobs in this process, or in `workers` forked processes (which inherit the registry,
+    so models registered at run time, by decorator or --model-file, are there too)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield run_job(job, infos[job.dataset.name], store, threads)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_in_worker, job, infos[job.dataset.name], str(store.root), threads)
+                   for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run(jobs: list[Job], store: ResultStore, *, progress: bool = True, log: Progress | None = None,
+        workers: int = 1, threads: int = 1) -> list[RunRecord]:
+    """Run every compatible job not already in the store; return the records of all of them,
+    in job order. `workers` processes run jobs side by side, each with `threads` torch threads."""
     from tqdm.auto import tqdm
 
+    jobs = compatible(jobs, log)
     infos = {j.dataset.name: ensure_dataset(j.dataset) for j in jobs}
-    records = []
-    bar = tqdm(jobs, desc="jobs", unit="job", disable=not progress)
-    for job in bar:
-        info = infos[job.dataset.name]
-        key = job.key(info.fingerprint)
-        bar.set_postfix_str(f"{job.model.display} on {job.dataset.name} s{job.seed}")
-        if store.has(key):
-            records.append(store.get(key))
-            continue
-        record = run_job(job, info, store)
+    keys = [job.key(infos[job.dataset.name].fingerprint) for job in jobs]
+    done = {key: store.get(key) for key in keys if store.has(key)}
+    pending = [job for job, key in zip(jobs, keys, strict=True) if key not in done]
+    bar = tqdm(total=len(jobs), initial=len(done), desc="jobs", unit="job", disable=not progress)
+    for record in _execute(pending, infos, store, workers, threads):
+        done[record.key] = record
+        bar.update(1)
         if log is not None:
             primary = record.primary_metric
-            log(f"{record.model:>16} on {record.dataset}/{record.task} seed {record.seed}: "
+            log(f"{record.model:>22} on {record.dataset}/{record.task} seed {record.seed}: "
                 f"{primary} {record.metrics[primary]['value']:.3f} ({record.timings['total_s']:.1f}s)")
-        records.append(record)
-    return records
+    bar.close()
+    return [done[key] for key in keys]

@@ -12,7 +12,7 @@ from mmbench.adapters import ADAPTERS
 from mmbench.data import build, info, load
 from mmbench.loader import Batch
 from mmbench.metrics import METRICS
-from mmbench.metrics.retrieval import i2t_ranks, resampled_summary, summary, t2i_ranks
+from mmbench.metrics.retrieval import ALL, i2t_ranks, rank_rows, summary, t2i_ranks
 from mmbench.models import create
 from mmbench.tasks import TASKS
 from mmbench.tasks.base import TaskError
@@ -58,16 +58,22 @@ def test_ranks_match_brute_force(seed: int, levels: int | None) -> None:
     sim, text_image = random_case(seed, levels=levels)
     np.testing.assert_array_equal(i2t_ranks(sim, text_image), brute_i2t(sim, text_image))
     np.testing.assert_array_equal(t2i_ranks(sim, text_image), brute_t2i(sim, text_image))
-    values = summary(i2t_ranks(sim, text_image), t2i_ranks(sim, text_image))
+    rows = rank_rows(t2i_ranks(sim, text_image), text_image, sim.shape[0])
+    values = summary(i2t_ranks(sim, text_image), rows)
     i2t = np.array(brute_i2t(sim, text_image))
     i2t = i2t[np.isfinite(i2t)]
     for k in (1, 5, 10):
         assert values[f"i2t_recall@{k}"] == pytest.approx(np.mean(i2t <= k))
         assert values[f"t2i_recall@{k}"] == pytest.approx(np.mean(np.array(brute_t2i(sim, text_image)) <= k))
     assert values["i2t_median_rank"] == np.median(i2t)
-    # The registered functions take (text_image, sim) and agree with the summary.
-    assert METRICS.get("i2t_recall@5").fn(text_image, sim) == pytest.approx(values["i2t_recall@5"])
-    assert METRICS.get("t2i_median_rank").fn(text_image, sim) == values["t2i_median_rank"]
+    assert values["t2i_median_rank"] == np.median(brute_t2i(sim, text_image))
+    assert values["mean_recall"] == pytest.approx(np.mean([values[f"{d}_recall@{k}"]
+                                                           for d in ("i2t", "t2i") for k in (1, 5, 10)]))
+    # Row j of the t2i matrix holds exactly the ranks of image j's captions.
+    for j in range(sim.shape[0]):
+        mine = rows[j][np.isfinite(rows[j])]
+        np.testing.assert_array_equal(mine, t2i_ranks(sim, text_image)[text_image == j])
+    assert METRICS.get("i2t_recall@5") is ALL["i2t_recall@5"]
     assert not METRICS.get("t2i_median_rank").higher_is_better
 
 
@@ -87,7 +93,8 @@ def test_hand_made_cases_with_several_captions_and_ties() -> None:
     constant = np.ones((4, 4))  # every image ties with every other: worst ranks, no lucky hits
     assert (t2i_ranks(constant, np.arange(4)) == 4).all() and (i2t_ranks(constant, np.arange(4)) == 4).all()
     # recall@1 = 0 and recall@5 = recall@10 = 1 in both directions
-    assert summary(i2t_ranks(constant, np.arange(4)), t2i_ranks(constant, np.arange(4)))["mean_recall"] == 2 / 3
+    rows = rank_rows(t2i_ranks(constant, np.arange(4)), np.arange(4), 4)
+    assert summary(i2t_ranks(constant, np.arange(4)), rows)["mean_recall"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         i2t_ranks(sim, np.array([0, 0, 5]))
 
@@ -95,15 +102,22 @@ def test_hand_made_cases_with_several_captions_and_ties() -> None:
 def test_clustered_bootstrap_matches_explicit_resamples() -> None:
     sim, text_image = random_case(7, n_images=15)
     i2t, t2i = i2t_ranks(sim, text_image), t2i_ranks(sim, text_image)
-    queries = np.flatnonzero(np.isfinite(i2t))
-    indices = queries[np.random.default_rng(0).integers(0, len(queries), size=(12, len(queries)))]
-    draws = resampled_summary(i2t, t2i, text_image, indices, chunk=5)
-    for b, drawn in enumerate(indices):
-        # Each drawn image brings every one of its captions, once per draw.
-        caption_ranks = np.concatenate([t2i[text_image == i] for i in drawn]).astype(np.float64)
-        expected = summary(i2t[drawn], caption_ranks)
-        for name, value in expected.items():
-            assert draws[name][b] == pytest.approx(value), name
+    rows = rank_rows(t2i, text_image, sim.shape[0])
+    indices = np.random.default_rng(0).integers(0, len(i2t), size=(12, len(i2t)))
+    for name, metric in ALL.items():
+        draws = metric.resampled(i2t, rows, indices)
+        for b, drawn in enumerate(indices):
+            # Each drawn image brings every one of its captions, once per draw.
+            caption_ranks = np.concatenate([t2i[text_image == i] for i in drawn]).astype(np.float64)
+            image_ranks = i2t[drawn][np.isfinite(i2t[drawn])]
+            ranks = image_ranks if name.startswith("i2t") else caption_ranks
+            if name == "mean_recall":
+                expected = np.mean([np.mean(r <= k) for r in (image_ranks, caption_ranks) for k in (1, 5, 10)])
+            elif name.endswith("median_rank"):
+                expected = np.median(ranks)
+            else:
+                expected = np.mean(ranks <= int(name.rsplit("@", 1)[1]))
+            assert draws[b] == pytest.approx(expected), (name, b)
 
 
 class OracleEncoder:

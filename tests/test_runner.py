@@ -83,3 +83,35 @@ def test_a_dataset_can_narrow_models_and_seeds(tmp_path: Path) -> None:
     assert len([j for j in jobs if j.dataset.name == "shapes"]) == 6
     with pytest.raises(SuiteError, match="'seeds' must be"):
         parse_suite({"models": ["m"], "datasets": ["d"], "seeds": 0})
+
+
+def test_jobs_a_model_cannot_serve_are_skipped_with_a_message() -> None:
+    from mmbench.suite import parse_suite
+
+    suite = parse_suite({"name": "mixed", "models": ["majority", "concat-fusion"],
+                         "datasets": [{"name": "shapes", "tasks": ["classification", "retrieval"]}]})
+    messages: list[str] = []
+    kept = runner.compatible(runner.plan(suite), messages.append)
+    assert {(j.model.name, j.task) for j in kept} == {("majority", "classification"),
+                                                      ("concat-fusion", "classification")}
+    assert messages == ["skipped: majority cannot run retrieval (lacks the model capability it needs)",
+                        "skipped: concat-fusion cannot run retrieval (lacks the model capability it needs)"]
+
+
+def test_worker_processes_give_the_same_records(tmp_path: Path) -> None:
+    serial = mmbench.run(TINY, store=tmp_path / "serial")
+    parallel = mmbench.run(TINY, store=tmp_path / "parallel", workers=2)
+    assert [r.key for r in parallel] == [r.key for r in serial]
+    assert [r.metrics for r in parallel] == [r.metrics for r in serial]
+
+
+def test_a_changed_default_is_a_new_job() -> None:
+    from mmbench.suite import ModelSpec
+
+    plain = runner.Job("b", runner.DatasetSpec("d"), "classification", ModelSpec("concat-fusion"), 0, None)
+    explicit = runner.Job("b", runner.DatasetSpec("d"), "classification",
+                          ModelSpec("concat-fusion", {"hidden": 512}), 0, None)
+    other = runner.Job("b", runner.DatasetSpec("d"), "classification",
+                       ModelSpec("concat-fusion", {"hidden": 64}), 0, None)
+    # Spelling out a default changes nothing; changing a value does.
+    assert plain.key("f") == explicit.key("f") != other.key("f")

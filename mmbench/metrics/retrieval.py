@@ -1,4 +1,4 @@
-"""Image-text retrieval metrics from a similarity matrix, when an image may have several captions.
+"""Image-text retrieval metrics, when an image may have several captions.
 
 Inputs: `sim` [n_images, n_texts] (higher = more similar) and `text_image` [n_texts], the
 index of the image each caption belongs to. An image without captions stays in the
@@ -14,6 +14,8 @@ lucky hits). Correct captions tied with each other do not push one another down.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,117 +59,117 @@ def t2i_ranks(sim: np.ndarray, text_image: np.ndarray) -> np.ndarray:
     return (sim >= own[None, :]).sum(axis=0).astype(np.int64)
 
 
-def recall_at(ranks: np.ndarray, k: int) -> float:
-    ranks = ranks[np.isfinite(ranks)]
-    return float((ranks <= k).mean()) if ranks.size else float("nan")
-
-
-def median_rank(ranks: np.ndarray) -> float:
-    ranks = ranks[np.isfinite(ranks)]
-    return float(np.median(ranks)) if ranks.size else float("nan")
-
-
-def summary(i2t: np.ndarray, t2i: np.ndarray) -> dict[str, float]:
-    """Every retrieval metric from the two rank arrays."""
-    out: dict[str, float] = {}
-    for direction, ranks in (("i2t", i2t), ("t2i", t2i)):
-        for k in KS:
-            out[f"{direction}_recall@{k}"] = recall_at(np.asarray(ranks, dtype=np.float64), k)
-        out[f"{direction}_median_rank"] = median_rank(np.asarray(ranks, dtype=np.float64))
-    out["mean_recall"] = float(np.mean([out[f"{d}_recall@{k}"] for d in ("i2t", "t2i") for k in KS]))
+def rank_rows(t2i: np.ndarray, text_image: np.ndarray, n_images: int) -> np.ndarray:
+    """[n_images, max captions] text->image ranks of each image's captions, NaN-padded."""
+    counts = np.bincount(text_image, minlength=n_images)
+    out = np.full((n_images, max(int(counts.max(initial=0)), 1)), np.nan)
+    order = np.argsort(text_image, kind="stable")
+    slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    out[text_image[order], slot] = t2i[order]
     return out
+
+
+# Every metric below reads one row per image: `i2t` [n] (NaN: no captions) and `t2i`
+# [n, m] (that image's caption ranks, NaN-padded). Resampling rows therefore resamples
+# images with all their captions (a clustered bootstrap) while the ranks, taken against
+# the whole gallery, stay fixed.
+
+def _recall(ranks: np.ndarray, k: int) -> float:
+    finite = np.isfinite(ranks)
+    return float((ranks[finite] <= k).sum() / finite.sum()) if finite.any() else float("nan")
+
+
+def _median(ranks: np.ndarray) -> float:
+    finite = ranks[np.isfinite(ranks)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def _draw_counts(indices: np.ndarray, n: int) -> np.ndarray:
+    """[B, n] how often each row was drawn in each resample."""
+    offsets = (np.arange(len(indices)) * n)[:, None]
+    return np.bincount((indices + offsets).ravel(), minlength=len(indices) * n).reshape(len(indices), n)
 
 
 def _weighted_median(sorted_values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Median of `sorted_values` repeated `weights[b]` times, per row b (np.median's convention)."""
     cum = np.cumsum(weights, axis=1)
-    total = cum[:, -1]
+    total = cum[:, -1] if cum.shape[1] else np.zeros(len(cum))
+    if not cum.shape[1]:
+        return np.full(len(cum), np.nan)
     lower = np.argmax(cum >= ((total + 1) // 2)[:, None], axis=1)
     upper = np.argmax(cum >= (total // 2 + 1)[:, None], axis=1)
     return np.where(total > 0, (sorted_values[lower] + sorted_values[upper]) / 2.0, np.nan)
 
 
-def resampled_summary(i2t: np.ndarray, t2i: np.ndarray, text_image: np.ndarray,
-                      indices: np.ndarray, chunk: int = 100) -> dict[str, np.ndarray]:
-    """`summary` on image resamples at once: `indices` [B, m] draws image indices.
-
-    Clustered: a drawn image brings all of its captions along (its text->image queries
-    are counted once per draw). The gallery stays whole; only the queries are resampled.
-    """
-    n_images = len(i2t)
-    counts = np.zeros((indices.shape[0], n_images))
-    for b0 in range(0, indices.shape[0], chunk):
-        rows = indices[b0:b0 + chunk]
-        offsets = (np.arange(len(rows)) * n_images)[:, None]
-        counts[b0:b0 + chunk] = np.bincount((rows + offsets).ravel(),
-                                            minlength=len(rows) * n_images).reshape(len(rows), -1)
-    has_i2t = np.isfinite(i2t)
-    order = np.argsort(t2i, kind="stable")
-    out: dict[str, np.ndarray] = {}
-    i2t_ok = np.where(has_i2t, i2t, np.inf)
-    i2t_order = np.argsort(i2t_ok, kind="stable")
-    i2t_weights = counts * has_i2t[None, :]
-    for k in KS:
-        hits = (i2t_ok <= k).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"i2t_recall@{k}"] = (i2t_weights @ hits) / i2t_weights.sum(axis=1)
-        per_image = np.bincount(text_image, weights=(t2i <= k).astype(np.float64), minlength=n_images)
-        caps = np.bincount(text_image, minlength=n_images).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"t2i_recall@{k}"] = (counts @ per_image) / (counts @ caps)
-    out["i2t_median_rank"] = np.concatenate([
-        _weighted_median(i2t_ok[i2t_order], i2t_weights[b0:b0 + chunk][:, i2t_order])
-        for b0 in range(0, len(counts), chunk)])
-    out["t2i_median_rank"] = np.concatenate([
-        _weighted_median(t2i[order].astype(np.float64), counts[b0:b0 + chunk][:, text_image[order]])
-        for b0 in range(0, len(counts), chunk)])
-    out["mean_recall"] = np.mean([out[f"{d}_recall@{k}"] for d in ("i2t", "t2i") for k in KS], axis=0)
-    return out
+def _recall_resampled(ranks: np.ndarray, k: int, indices: np.ndarray) -> np.ndarray:
+    ranks = ranks.reshape(len(ranks), -1)
+    hits = (np.nan_to_num(ranks, nan=np.inf) <= k).sum(axis=1).astype(np.float64)
+    queries = np.isfinite(ranks).sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return hits[indices].sum(axis=1) / queries[indices].sum(axis=1)
 
 
-# Registered forms: pure functions of (text_image, sim), as the metric registry expects.
-def i2t_recall_at_1(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(i2t_ranks(sim, text_image), 1)
+def _median_resampled(ranks: np.ndarray, indices: np.ndarray, chunk: int = 100) -> np.ndarray:
+    ranks = ranks.reshape(len(ranks), -1)
+    rows, cols = np.nonzero(np.isfinite(ranks))
+    values = ranks[rows, cols]
+    order = np.argsort(values, kind="stable")
+    parts = [_weighted_median(values[order], _draw_counts(indices[b:b + chunk], len(ranks))[:, rows[order]])
+             for b in range(0, len(indices), chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def i2t_recall_at_5(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(i2t_ranks(sim, text_image), 5)
+@dataclass(frozen=True)
+class _Recall:
+    """Recall@k in one direction; a picklable callable rather than a closure."""
+
+    direction: str
+    k: int
+
+    def __call__(self, i2t: np.ndarray, t2i: np.ndarray) -> float:
+        return _recall(i2t if self.direction == "i2t" else t2i, self.k)
+
+    def resampled(self, i2t: np.ndarray, t2i: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        return _recall_resampled(i2t if self.direction == "i2t" else t2i, self.k, indices)
 
 
-def i2t_recall_at_10(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(i2t_ranks(sim, text_image), 10)
+@dataclass(frozen=True)
+class _MedianRank:
+    direction: str
+
+    def __call__(self, i2t: np.ndarray, t2i: np.ndarray) -> float:
+        return _median(i2t if self.direction == "i2t" else t2i)
+
+    def resampled(self, i2t: np.ndarray, t2i: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        return _median_resampled(i2t if self.direction == "i2t" else t2i, indices)
 
 
-def t2i_recall_at_1(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(t2i_ranks(sim, text_image).astype(np.float64), 1)
+def _recall_metric(direction: str, k: int) -> Metric:
+    fn = _Recall(direction, k)
+    return register_metric(Metric(f"{direction}_recall@{k}", fn, resampled=fn.resampled))
 
 
-def t2i_recall_at_5(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(t2i_ranks(sim, text_image).astype(np.float64), 5)
+def _median_metric(direction: str) -> Metric:
+    fn = _MedianRank(direction)
+    return register_metric(Metric(f"{direction}_median_rank", fn, higher_is_better=False, resampled=fn.resampled))
 
 
-def t2i_recall_at_10(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return recall_at(t2i_ranks(sim, text_image).astype(np.float64), 10)
+def mean_recall(i2t: np.ndarray, t2i: np.ndarray) -> float:
+    """The mean of the six recalls (R@1/5/10 both ways; "RSUM" / 6)."""
+    return float(np.mean([_recall(r, k) for r in (i2t, t2i) for k in KS]))
 
 
-def i2t_median_rank(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return median_rank(i2t_ranks(sim, text_image))
+def mean_recall_resampled(i2t: np.ndarray, t2i: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    return np.mean([_recall_resampled(r, k, indices) for r in (i2t, t2i) for k in KS], axis=0)
 
 
-def t2i_median_rank(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return median_rank(t2i_ranks(sim, text_image).astype(np.float64))
+def summary(i2t: np.ndarray, t2i: np.ndarray) -> dict[str, float]:
+    """Every retrieval metric from the per-image rows."""
+    return {name: float(m.fn(i2t, t2i)) for name, m in ALL.items()}
 
 
-def mean_recall(text_image: np.ndarray, sim: np.ndarray) -> float:
-    return summary(i2t_ranks(sim, text_image), t2i_ranks(sim, text_image))["mean_recall"]
-
-
-I2T_R1 = register_metric(Metric("i2t_recall@1", i2t_recall_at_1))
-I2T_R5 = register_metric(Metric("i2t_recall@5", i2t_recall_at_5))
-I2T_R10 = register_metric(Metric("i2t_recall@10", i2t_recall_at_10))
-T2I_R1 = register_metric(Metric("t2i_recall@1", t2i_recall_at_1))
-T2I_R5 = register_metric(Metric("t2i_recall@5", t2i_recall_at_5))
-T2I_R10 = register_metric(Metric("t2i_recall@10", t2i_recall_at_10))
-I2T_MEDR = register_metric(Metric("i2t_median_rank", i2t_median_rank, higher_is_better=False))
-T2I_MEDR = register_metric(Metric("t2i_median_rank", t2i_median_rank, higher_is_better=False))
-MEAN_RECALL = register_metric(Metric("mean_recall", mean_recall))
+I2T_R1, I2T_R5, I2T_R10 = (_recall_metric("i2t", k) for k in KS)
+T2I_R1, T2I_R5, T2I_R10 = (_recall_metric("t2i", k) for k in KS)
+I2T_MEDR, T2I_MEDR = _median_metric("i2t"), _median_metric("t2i")
+MEAN_RECALL = register_metric(Metric("mean_recall", mean_recall, resampled=mean_recall_resampled))
+ALL = {m.name: m for m in (I2T_R1, I2T_R5, I2T_R10, T2I_R1, T2I_R5, T2I_R10, I2T_MEDR, T2I_MEDR, MEAN_RECALL)}

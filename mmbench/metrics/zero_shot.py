@@ -8,7 +8,7 @@ gives 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,44 +18,44 @@ CHUNK = 100  # bootstrap resamples per block: bounds the [chunk, N, T] hit tenso
 
 
 def template_accuracies(labels: np.ndarray, template_preds: np.ndarray) -> np.ndarray:
-    """[T] accuracy of each template."""
-    if len(labels) == 0:
-        return np.full(template_preds.shape[1], np.nan)
+    """[T] accuracy of each template; NaN when given class scores rather than predictions.
+
+    A reader that only knows the classification layout (label + class scores) hands these
+    metrics a float score matrix, from which no per-template accuracy can be had: NaN
+    then says "not computable" instead of a wrong number.
+    """
+    template_preds = np.asarray(template_preds)
+    if len(labels) == 0 or template_preds.ndim != 2 or not np.issubdtype(template_preds.dtype, np.integer):
+        return np.full(template_preds.shape[-1] if template_preds.ndim == 2 else 1, np.nan)
     return (template_preds == labels[:, None]).mean(axis=0)
 
 
-def _resampled(reduce: Callable[..., np.ndarray]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    def fn(labels: np.ndarray, template_preds: np.ndarray, indices: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class _Spread:
+    """One summary (mean, std, min, max) of the per-template accuracies; picklable."""
+
+    reduce: str
+
+    def __call__(self, labels: np.ndarray, template_preds: np.ndarray) -> float:
+        return float(getattr(np, self.reduce)(template_accuracies(labels, template_preds)))
+
+    def resampled(self, labels: np.ndarray, template_preds: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        template_preds = np.asarray(template_preds)
+        if template_preds.ndim != 2 or not np.issubdtype(template_preds.dtype, np.integer):
+            return np.full(len(indices), np.nan)
         hits = (template_preds == labels[:, None]).astype(np.float64)
-        parts = [reduce(hits[indices[b0:b0 + CHUNK]].mean(axis=1), axis=1)
-                 for b0 in range(0, len(indices), CHUNK)]
-        return np.concatenate(parts)
-
-    return fn
+        reduce = getattr(np, self.reduce)
+        parts = [reduce(hits[indices[b:b + CHUNK]].mean(axis=1), axis=1) for b in range(0, len(indices), CHUNK)]
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def template_acc_mean(labels: np.ndarray, template_preds: np.ndarray) -> float:
-    return float(np.mean(template_accuracies(labels, template_preds)))
+def _spread(name: str, reduce: str, higher_is_better: bool = True) -> Metric:
+    fn = _Spread(reduce)
+    return register_metric(Metric(name, fn, higher_is_better, resampled=fn.resampled))
 
 
-def template_acc_std(labels: np.ndarray, template_preds: np.ndarray) -> float:
-    return float(np.std(template_accuracies(labels, template_preds)))
-
-
-def template_acc_min(labels: np.ndarray, template_preds: np.ndarray) -> float:
-    return float(np.min(template_accuracies(labels, template_preds)))
-
-
-def template_acc_max(labels: np.ndarray, template_preds: np.ndarray) -> float:
-    return float(np.max(template_accuracies(labels, template_preds)))
-
-
-TEMPLATE_ACC_MEAN = register_metric(Metric("template_acc_mean", template_acc_mean,
-                                           resampled=_resampled(np.mean)))
+TEMPLATE_ACC_MEAN = _spread("template_acc_mean", "mean")
 # A smaller spread means a model that depends less on the wording of the prompt.
-TEMPLATE_ACC_STD = register_metric(Metric("template_acc_std", template_acc_std, higher_is_better=False,
-                                          resampled=_resampled(np.std)))
-TEMPLATE_ACC_MIN = register_metric(Metric("template_acc_min", template_acc_min,
-                                          resampled=_resampled(np.min)))
-TEMPLATE_ACC_MAX = register_metric(Metric("template_acc_max", template_acc_max,
-                                          resampled=_resampled(np.max)))
+TEMPLATE_ACC_STD = _spread("template_acc_std", "std", higher_is_better=False)
+TEMPLATE_ACC_MIN = _spread("template_acc_min", "min")
+TEMPLATE_ACC_MAX = _spread("template_acc_max", "max")

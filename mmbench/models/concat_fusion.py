@@ -14,17 +14,15 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import GRUText, SmallCNN, mlp
+from mmbench.models.encoders import check_encoders, encoder_pair, mlp
 from mmbench.models.torch_classifier import TorchClassifier
 
 
 class _ConcatNet(nn.Module):
-    def __init__(self, num_classes: int, vocab_size: int, image_dim: int, embed_dim: int,
-                 text_dim: int, hidden: int) -> None:
+    def __init__(self, num_classes: int, image: Any, text: Any, hidden: int) -> None:
         super().__init__()
-        self.image_encoder = SmallCNN(image_dim)
-        self.text_encoder = GRUText(vocab_size, embed_dim, text_dim)
-        self.fusion = mlp(image_dim + text_dim, hidden, num_classes)
+        self.image_encoder, self.text_encoder = image, text
+        self.fusion = mlp(image.out_dim + text.out_dim, hidden, num_classes)
 
     def forward(self, images: Any, tokens: Any, lengths: Any) -> Any:
         fused = torch.cat([self.image_encoder(images), self.text_encoder(tokens, lengths)], dim=1)
@@ -35,12 +33,14 @@ class _ConcatNet(nn.Module):
 class ConcatFusion(TorchClassifier):
     """Concatenate pooled CNN features with the GRU's final state, then an MLP."""
 
-    def __init__(self, *, image_dim: int = 64, embed_dim: int = 64, text_dim: int = 128,
+    def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
+                 embed_dim: int = 64, text_dim: int = 128, cnn_width: int = 16, cnn_norm: bool = False,
                  hidden: int = 512, **kwargs: Any) -> None:
-        super().__init__(image_dim=image_dim, embed_dim=embed_dim, text_dim=text_dim,
+        check_encoders(image_encoder, text_encoder)
+        super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
+                         embed_dim=embed_dim, text_dim=text_dim, cnn_width=cnn_width, cnn_norm=cnn_norm,
                          hidden=hidden, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
-        a = self.arch
-        return _ConcatNet(num_classes, vocab_size, a["image_dim"], a["embed_dim"], a["text_dim"],
-                          a["hidden"])
+        image, text = encoder_pair(self.arch, vocab_size, image_size=self.image_size, max_len=self.max_text_len)
+        return _ConcatNet(num_classes, image, text, self.arch["hidden"])

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import check_encoders, encoder_pair, masked_mean, mlp
+from mmbench.models.encoders import TRAIN_DEFAULTS, check_encoders, encoder_pair, masked_mean, mlp
 from mmbench.models.torch_classifier import TorchClassifier
 
 
@@ -61,14 +61,16 @@ class CrossAttentionFusion(TorchClassifier):
     """Text tokens cross-attend to image tokens for `depth` blocks, then mean pool and classify."""
 
     def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
-                 text_dim: int = 128, embed_dim: int = 64, cnn_width: int = 16, attn_dim: int = 64,
+                 text_dim: int = 128, embed_dim: int = 64, cnn_width: int = 16,
+                 cnn_norm: bool = True, attn_dim: int = 64,
                  depth: int = 1, heads: int = 4, hidden: int = 128, train: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:
         check_encoders(image_encoder, text_encoder)
         super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
-                         text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width, attn_dim=attn_dim,
+                         text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width,
+                         cnn_norm=cnn_norm, attn_dim=attn_dim,
                          depth=depth, heads=heads, hidden=hidden,
-                         train={"epochs": 10, "min_epochs": 4, "patience": 3, **(train or {})}, **kwargs)
+                         train={**TRAIN_DEFAULTS, **(train or {})}, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
         a = self.arch

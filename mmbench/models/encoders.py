@@ -17,6 +17,10 @@ from torch import nn
 
 IMAGE_ENCODERS = ("cnn", "vit")
 TEXT_ENCODERS = ("gru", "bag", "transformer", "minilm")
+# The fusion families' trainer defaults (a suite's `train:` overrides any). On shapes the
+# colour questions are learned in 2-3 epochs and shape detection comes much later, so a
+# longer budget buys little accuracy for a lot of time.
+TRAIN_DEFAULTS = {"epochs": 8, "min_epochs": 4, "patience": 2}
 Modulate = Callable[[int, torch.Tensor], torch.Tensor]
 
 
@@ -47,25 +51,29 @@ class SmallCNN(nn.Module):
     cells of the last conv map (for 32x32 input) are the token sequence.
     """
 
-    def __init__(self, out_dim: int = 64, width: int = 16) -> None:
+    def __init__(self, out_dim: int = 64, width: int = 16, norm: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, width, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(width, width * 2, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(width * 2, out_dim, 3, 1, 1), nn.ReLU(),
-            nn.AdaptiveMaxPool2d(1),
-        )
+        dims = [3, width, width * 2, out_dim]
+        layers: list[nn.Module] = []
+        for i in range(3):
+            layers.append(nn.Conv2d(dims[i], dims[i + 1], 3, 1, 1))
+            if norm:  # batch norm speeds up training a lot; off by default to keep the article's net
+                layers.append(nn.BatchNorm2d(dims[i + 1]))
+            layers.append(nn.ReLU())
+            if i < 2:
+                layers.append(nn.MaxPool2d(2, 2))
+        self.net = nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1))
         self.out_dim = out_dim
-        self.stage_dims = [width, width * 2, out_dim]  # channels after each conv
+        self.stage_dims = dims[1:]  # channels of each conv stage
 
     def feature_map(self, images: torch.Tensor, modulate: Modulate | None = None) -> torch.Tensor:
-        """The last conv map [B, C, H, W]; `modulate` sees each conv's output before its ReLU."""
+        """The last conv map [B, C, H, W]; `modulate` sees each stage's output just before its ReLU."""
         x, stage = images, 0
         for layer in list(self.net)[:-1]:
-            x = layer(x)
-            if isinstance(layer, nn.Conv2d) and modulate is not None:
+            if isinstance(layer, nn.ReLU) and modulate is not None:
                 x = modulate(stage, x)
                 stage += 1
+            x = layer(x)
         return x
 
     def encode(self, images: torch.Tensor, modulate: Modulate | None = None) -> Encoded:
@@ -181,10 +189,10 @@ class TransformerText(nn.Module):
         return self.encode(tokens, lengths).pooled
 
 
-def image_encoder(kind: str, out_dim: int, *, width: int = 16, image_size: int = 32) -> Any:
+def image_encoder(kind: str, out_dim: int, *, width: int = 16, image_size: int = 32, norm: bool = False) -> Any:
     """'cnn' (SmallCNN) or 'vit' (TinyViT, 4x4 patches, 2 layers)."""
     if kind == "cnn":
-        return SmallCNN(out_dim, width)
+        return SmallCNN(out_dim, width, norm)
     if kind == "vit":
         return TinyViT(image_size, patch=4, dim=out_dim, depth=2, heads=4)
     raise ValueError(f"image_encoder must be one of {IMAGE_ENCODERS}, got {kind!r}")
@@ -208,7 +216,8 @@ def text_encoder(kind: str, vocab_size: int, out_dim: int, *, embed_dim: int = 6
 def encoder_pair(arch: dict[str, Any], vocab_size: int, *, image_size: int, max_len: int) -> tuple[Any, Any]:
     """The (image, text) encoders a fusion's config names (keys image_encoder, text_encoder,
     image_dim, text_dim, embed_dim, cnn_width)."""
-    image = image_encoder(arch["image_encoder"], arch["image_dim"], width=arch["cnn_width"], image_size=image_size)
+    image = image_encoder(arch["image_encoder"], arch["image_dim"], width=arch["cnn_width"], image_size=image_size,
+                          norm=arch.get("cnn_norm", False))
     text = text_encoder(arch["text_encoder"], vocab_size, arch["text_dim"], embed_dim=arch["embed_dim"],
                         max_len=max_len)
     return image, text

@@ -45,9 +45,17 @@ def _tower() -> tuple[Any, Any]:
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
         raise MiniLMUnavailable("text_encoder='minilm' needs `transformers`") from exc
+    from transformers.utils import logging as hf_logging
+
     path = str(model_dir())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True)
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a weight-loading bar per process is noise in a suite's log
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

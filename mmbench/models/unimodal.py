@@ -7,25 +7,25 @@ from typing import Any
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import GRUText, SmallCNN, mlp
+from mmbench.models.encoders import check_encoders, image_encoder, mlp, text_encoder
 from mmbench.models.torch_classifier import TorchClassifier
 
 
 class _ImageNet(nn.Module):
-    def __init__(self, num_classes: int, feature_dim: int, hidden: int) -> None:
+    def __init__(self, num_classes: int, encoder: Any, hidden: int) -> None:
         super().__init__()
-        self.encoder = SmallCNN(feature_dim)
-        self.head = mlp(feature_dim, hidden, num_classes)
+        self.encoder = encoder
+        self.head = mlp(encoder.out_dim, hidden, num_classes)
 
     def forward(self, images: Any, tokens: Any, lengths: Any) -> Any:
         return self.head(self.encoder(images))
 
 
 class _TextNet(nn.Module):
-    def __init__(self, num_classes: int, vocab_size: int, embed_dim: int, hidden: int) -> None:
+    def __init__(self, num_classes: int, encoder: Any, hidden: int) -> None:
         super().__init__()
-        self.encoder = GRUText(vocab_size, embed_dim, hidden)
-        self.head = mlp(hidden, hidden, num_classes)
+        self.encoder = encoder
+        self.head = mlp(encoder.out_dim, hidden, num_classes)
 
     def forward(self, images: Any, tokens: Any, lengths: Any) -> Any:
         return self.head(self.encoder(tokens, lengths))
@@ -37,11 +37,17 @@ class ImageOnly(TorchClassifier):
 
     uses_text = False
 
-    def __init__(self, *, feature_dim: int = 64, hidden: int = 128, **kwargs: Any) -> None:
-        super().__init__(feature_dim=feature_dim, hidden=hidden, **kwargs)
+    def __init__(self, *, image_encoder: str = "cnn", feature_dim: int = 64, cnn_width: int = 16,
+                 cnn_norm: bool = False, hidden: int = 128, **kwargs: Any) -> None:
+        check_encoders(image_encoder, None)
+        super().__init__(image_encoder=image_encoder, feature_dim=feature_dim, cnn_width=cnn_width,
+                         cnn_norm=cnn_norm, hidden=hidden, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
-        return _ImageNet(num_classes, self.arch["feature_dim"], self.arch["hidden"])
+        a = self.arch
+        encoder = image_encoder(a["image_encoder"], a["feature_dim"], width=a["cnn_width"],
+                                image_size=self.image_size, norm=a["cnn_norm"])
+        return _ImageNet(num_classes, encoder, a["hidden"])
 
 
 @register_model("text-only")
@@ -50,8 +56,13 @@ class TextOnly(TorchClassifier):
 
     uses_images = False
 
-    def __init__(self, *, embed_dim: int = 64, hidden: int = 128, **kwargs: Any) -> None:
-        super().__init__(embed_dim=embed_dim, hidden=hidden, **kwargs)
+    def __init__(self, *, text_encoder: str = "gru", embed_dim: int = 64, hidden: int = 128,
+                 **kwargs: Any) -> None:
+        check_encoders(None, text_encoder)
+        super().__init__(text_encoder=text_encoder, embed_dim=embed_dim, hidden=hidden, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
-        return _TextNet(num_classes, vocab_size, self.arch["embed_dim"], self.arch["hidden"])
+        a = self.arch
+        encoder = text_encoder(a["text_encoder"], vocab_size, a["hidden"], embed_dim=a["embed_dim"],
+                               max_len=self.max_text_len)
+        return _TextNet(num_classes, encoder, a["hidden"])

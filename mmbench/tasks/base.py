@@ -16,6 +16,19 @@ class TaskError(ValueError):
     """The dataset cannot serve this task (no labels, no eval split, ...)."""
 
 
+# What a task needs of a model: alternatives, each a set of methods the model class has.
+TRAINED_CLASSIFIER = ("fit", "predict_proba")
+DUAL_ENCODER = ("embed_images", "embed_texts")
+
+
+def accepts(task_cls: Any, model_cls: Any) -> bool:
+    """Whether a model class has one of the method sets the task can use."""
+    options = getattr(task_cls, "capabilities", None)
+    if not options:
+        return True
+    return any(all(callable(getattr(model_cls, m, None)) for m in methods) for methods in options)
+
+
 @dataclass
 class TaskOutput:
     eval_split: str

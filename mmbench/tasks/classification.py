@@ -12,7 +12,7 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput, pick_splits
+from mmbench.tasks.base import TRAINED_CLASSIFIER, TaskError, TaskOutput, pick_splits
 
 CI_SEED = 0  # fixed so a CI depends only on the predictions
 
@@ -72,6 +72,7 @@ class ClassificationTask:
 
     name: ClassVar[str] = "classification"
     primary_metric: str = "accuracy"  # multi-label mode sets mean_average_precision
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (TRAINED_CLASSIFIER,)
 
     def metric_names(self, num_classes: int) -> tuple[str, ...]:
         return ("accuracy", "macro_f1", "auroc") if num_classes == 2 else ("accuracy", "macro_f1")

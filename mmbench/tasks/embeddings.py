@@ -112,14 +112,3 @@ def labels_of(split: Any) -> np.ndarray:
         return np.full(len(split), -1, dtype=np.int64)
     return np.array([-1 if v is None else v for v in column(split, "label").to_pylist()], dtype=np.int64)
 
-
-def estimate(value: float, draws: np.ndarray) -> Any:
-    """An Estimate of `value` with the percentile CI of its bootstrap `draws`."""
-    from mmbench.stats import CONFIDENCE, Estimate
-
-    draws = draws[np.isfinite(draws)]
-    if draws.size == 0:
-        return Estimate(value, float("nan"), float("nan"))
-    alpha = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(draws, [alpha, 1 - alpha])
-    return Estimate(value, float(low), float(high))

@@ -62,6 +62,8 @@ def choose_c(x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
 class LinearProbeTask:
     name: ClassVar[str] = "linear-probe"
     primary_metric: ClassVar[str] = "accuracy"
+    # Image features need only embed_images; features="image+text" also checks embed_texts.
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (("embed_images",),)
 
     def __init__(self, features: str = "image") -> None:
         if features not in FEATURES:

@@ -32,7 +32,7 @@ from mmbench.data import DatasetInfo
 from mmbench.loader import Batch, BatchLoader
 from mmbench.metrics.choice import circular_per_sample, rotation_votes
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput
+from mmbench.tasks.base import DUAL_ENCODER, TRAINED_CLASSIFIER, TaskError, TaskOutput
 from mmbench.tasks.classification import image_clusters, score
 from mmbench.tasks.views import has_values, iter_records, pick_splits_where, with_columns
 
@@ -162,6 +162,7 @@ def circular_predictions(scorer: Scorer, batches: Iterator[Batch], split: Any) -
 class MultipleChoiceTask:
     name: ClassVar[str] = "multiple-choice"
     primary_metric: ClassVar[str] = "circular_accuracy"
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (("score_choices",), TRAINED_CLASSIFIER, DUAL_ENCODER)
 
     def _scorer(self, model: Any, dataset: Any, splits: tuple[Any, Any, str], num_options: int,
                 seed: int) -> tuple[Scorer, bool, dict[str, Any]]:

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mmbench.data import DatasetInfo
-from mmbench.metrics.retrieval import i2t_ranks, resampled_summary, summary, t2i_ranks
-from mmbench.stats import bootstrap_indices
+from mmbench.metrics.retrieval import ALL, i2t_ranks, t2i_ranks
+from mmbench.stats import Estimate, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput
-from mmbench.tasks.embeddings import embed_images, embed_texts, estimate, maybe_fit, require
+from mmbench.tasks.base import DUAL_ENCODER, TaskError, TaskOutput
+from mmbench.tasks.embeddings import embed_images, embed_texts, maybe_fit, require
 from mmbench.tasks.views import has_nonempty_list, pick_splits_where
 
 CI_SEED = 0
@@ -30,12 +30,10 @@ def caption_lists(split: Any) -> list[list[str]]:
     return [[c for c in (caps or []) if c] for caps in column(split, "captions").to_pylist()]
 
 
-def retrieval_metrics(i2t: np.ndarray, t2i: np.ndarray, text_image: np.ndarray) -> dict[str, Any]:
-    """Every metric with a CI from a clustered bootstrap over the images that have captions."""
-    values = summary(i2t, t2i)
-    queries = np.flatnonzero(np.isfinite(i2t))
-    draws = resampled_summary(i2t, t2i, text_image, queries[bootstrap_indices(len(queries), CI_SEED)])
-    return {name: estimate(value, draws[name]) for name, value in values.items()}
+def score_rows(i2t: np.ndarray, t2i: np.ndarray) -> dict[str, Estimate]:
+    """Every retrieval metric with a bootstrap CI over images (rows; see metrics.retrieval)."""
+    return {name: bootstrap_metric(m.fn, i2t, t2i, seed=CI_SEED, resampled=m.resampled)
+            for name, m in ALL.items()}
 
 
 def predictions_table(ids: list[str], captions: list[list[str]], i2t: np.ndarray, t2i: np.ndarray,
@@ -58,6 +56,17 @@ def predictions_table(ids: list[str], captions: list[list[str]], i2t: np.ndarray
 class RetrievalTask:
     name: ClassVar[str] = "retrieval"
     primary_metric: ClassVar[str] = "mean_recall"
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (DUAL_ENCODER,)
+
+    @staticmethod
+    def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(i2t ranks [n], NaN-padded t2i ranks [n, m]) per image from a predictions table."""
+        i2t = np.array([np.nan if r is None else r for r in table.column("i2t_rank").to_pylist()], dtype=np.float64)
+        lists = table.column("t2i_ranks").to_pylist()
+        t2i = np.full((len(lists), max([len(r) for r in lists] + [1])), np.nan)
+        for row, ranks in enumerate(lists):
+            t2i[row, :len(ranks)] = ranks
+        return i2t, t2i
 
     def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
         require(model, self.name, "embed_images", "embed_texts")
@@ -74,7 +83,7 @@ class RetrievalTask:
         sim = image_emb @ embed_texts(model, texts).T
         embedded = time.perf_counter()
         i2t, t2i = i2t_ranks(sim, text_image), t2i_ranks(sim, text_image)
-        metrics = retrieval_metrics(i2t, t2i, text_image)
         table = predictions_table(ids, captions, i2t, t2i, text_image, sim.argmax(axis=1), texts)
+        metrics = score_rows(*self.metric_inputs(table))  # from the table, so a rescore agrees
         timings = {"fit_s": fit_s, "predict_s": embedded - started, "score_s": time.perf_counter() - embedded}
         return TaskOutput(eval_name, int(np.isfinite(i2t).sum()), metrics, table, timings, fit=fit)

@@ -23,7 +23,7 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics.vqa import answer_accuracy, majority_answer, normalize_answer
 from mmbench.stats import bootstrap_mean
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput
+from mmbench.tasks.base import TRAINED_CLASSIFIER, TaskError, TaskOutput
 from mmbench.tasks.classification import CI_SEED, image_clusters
 from mmbench.tasks.views import has_nonempty_list, iter_column, pick_splits_where, with_columns
 
@@ -65,6 +65,7 @@ def labelled_view(split: Any, vocab: list[str], tag: str) -> Any:
 class VQATask:
     name: ClassVar[str] = "vqa"
     primary_metric: ClassVar[str] = "vqa"
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (TRAINED_CLASSIFIER,)
 
     def __init__(self, vocab_size: int = 1000) -> None:
         if vocab_size < 1:

@@ -20,7 +20,7 @@ from mmbench.metrics import METRICS
 from mmbench.prompts import prompts, templates
 from mmbench.stats import Estimate, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput
+from mmbench.tasks.base import DUAL_ENCODER, TaskError, TaskOutput
 from mmbench.tasks.classification import score
 from mmbench.tasks.embeddings import embed_images, embed_texts, labels_of, maybe_fit, normalise, require
 from mmbench.tasks.views import has_values, pick_splits_where
@@ -49,9 +49,22 @@ def template_metrics(labels: np.ndarray, template_preds: np.ndarray) -> dict[str
 class ZeroShotTask:
     name: ClassVar[str] = "zero-shot"
     primary_metric: ClassVar[str] = "accuracy"
+    capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (DUAL_ENCODER,)
 
     def __init__(self, templates: str | list[str] | None = None) -> None:
         self.templates = templates
+
+    @staticmethod
+    def score_table(table: Any, metric_names: tuple[str, ...] = ()) -> dict[str, Estimate]:
+        """Every metric from a predictions table: accuracy and macro-F1 from the ensemble's
+        class scores, the template spread from the per-template predictions."""
+        labels = np.asarray(table.column("label").to_numpy(), dtype=np.int64)
+        scores = np.asarray(table.column("scores").to_pylist(), dtype=np.float64).reshape(len(labels), -1)
+        template_preds = np.asarray(table.column("template_predictions").to_pylist(),
+                                    dtype=np.int64).reshape(len(labels), -1)
+        metrics = score(labels, scores, ("accuracy", "macro_f1"))
+        metrics.update(template_metrics(labels, template_preds))
+        return {k: v for k, v in metrics.items() if not metric_names or k in metric_names}
 
     def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
         require(model, self.name, "embed_images", "embed_texts")
@@ -74,9 +87,8 @@ class ZeroShotTask:
         # [N, T]: the class each image gets when only template t builds the class prompts.
         template_preds = np.einsum("nd,ctd->ntc", image_emb, per_prompt).argmax(axis=2)
         embedded = time.perf_counter()
-        metrics = score(labels, scores.astype(np.float64), ("accuracy", "macro_f1"))
-        metrics.update(template_metrics(labels, template_preds))
         table = _predictions(ids, labels, scores, template_preds)
+        metrics = self.score_table(table)  # from the table, so a rescore agrees
         timings = {"fit_s": fit_s, "predict_s": embedded - started, "score_s": time.perf_counter() - embedded}
         return TaskOutput(eval_name, len(labels), metrics, table, timings,
                           fit={**fit, "templates": list(chosen)})
