@@ -1,9 +1,10 @@
 """Early concat fusion, the seed article's model (section 5.2).
 
 Small CNN for the image, embedding + GRU for the text, the two feature vectors
-concatenated and classified by an MLP (the article's 64 + 128 -> 256 -> classes; the
-default hidden width here is 512, which learned the shapes task reliably across seeds
-where 256 sometimes stalled on a loss plateau).
+concatenated and classified by an MLP (the article's 64 + 128 -> 256 -> classes).
+Two defaults differ from the article, both measured on `shapes` over three seeds: a
+hidden width of 512 (256 sometimes stalled on a loss plateau) and batch norm in the
+CNN (mean accuracy 0.87 with it, 0.70 without, one torch thread).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class ConcatFusion(TorchClassifier):
     """Concatenate pooled CNN features with the GRU's final state, then an MLP."""
 
     def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
-                 embed_dim: int = 64, text_dim: int = 128, cnn_width: int = 16, cnn_norm: bool = False,
+                 embed_dim: int = 64, text_dim: int = 128, cnn_width: int = 16, cnn_norm: bool = True,
                  hidden: int = 512, **kwargs: Any) -> None:
         check_encoders(image_encoder, text_encoder)
         super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,

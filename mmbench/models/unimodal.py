@@ -38,7 +38,7 @@ class ImageOnly(TorchClassifier):
     uses_text = False
 
     def __init__(self, *, image_encoder: str = "cnn", feature_dim: int = 64, cnn_width: int = 16,
-                 cnn_norm: bool = False, hidden: int = 128, **kwargs: Any) -> None:
+                 cnn_norm: bool = True, hidden: int = 128, **kwargs: Any) -> None:
         check_encoders(image_encoder, None)
         super().__init__(image_encoder=image_encoder, feature_dim=feature_dim, cnn_width=cnn_width,
                          cnn_norm=cnn_norm, hidden=hidden, **kwargs)
