@@ -17,14 +17,15 @@ from mmbench.models.base import FitReport
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 20
+    # One budget for every trainable model, so families are compared on equal terms.
+    epochs: int = 12
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-2
-    patience: int = 4
-    # Fusion models sit on a loss plateau for a few epochs before they learn to combine
-    # the modalities; stopping may not start before this many epochs.
-    min_epochs: int = 6
+    patience: int = 3
+    # Fusion models can sit on a loss plateau for a few epochs before they learn to
+    # combine the modalities; stopping may not start before this many epochs.
+    min_epochs: int = 4
     grad_clip: float = 1.0
     max_steps: int | None = None
     num_workers: int = 0

@@ -61,7 +61,7 @@ def test_render_card_counts_rows_and_labels(isolated_home: Path) -> None:
         for label, cls in enumerate(["no", "yes"]):
             expected = f"{counts[label]} ({100 * counts[label] / len(ds):.1f}%)"
             assert balance[cls][column] == expected
-    assert sum(len(ds) for ds in loaded.values()) == round(3000 * .02) + 12 + 20
+    assert sum(len(ds) for ds in loaded.values()) == 40 + 10 + 20  # 2% of 2000 / 500 / 1000
 
 
 def test_render_card_reports_duplicate_images(tmp_path: Path, isolated_home: Path) -> None:

@@ -1,18 +1,18 @@
 """`shapes`: a seeded synthetic corpus whose labels need image and text together.
 
 Each record is a small picture of two coloured shapes and a yes/no question about
-it. The question is drawn first and the answer is a fair coin, then the picture is
-drawn to make that answer true; so the question alone says nothing about the
-answer, and neither does the picture alone (every picture answers some questions
-yes and others no). Negatives are hard: they share the colour or the shape asked
-about, so a model must bind colour to shape.
+it ("is there something red?", "is there a circle?", "is there a red circle?"). The
+question is drawn first and the answer is a fair coin, then the picture is drawn
+among those that give that answer (see `generate`), so neither the question alone
+nor the picture alone says anything about the answer. Binding negatives are mostly
+hard: they show the colour and the shape asked about on different objects.
 """
 
 from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from mmbench.schema import make_record
 
 COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (50, 80, 230)}
 SHAPES = ("circle", "square", "triangle")
-SPLIT_SIZES = {"train": 3000, "val": 600, "test": 1000}
+SPLIT_SIZES = {"train": 2000, "val": 500, "test": 1000}
 SPLIT_SEED_OFFSET = {"train": 0, "val": 1, "test": 2}
 IMAGE_SIZE = 32
 
@@ -51,21 +51,11 @@ def _draw(objects: list[tuple[Obj, tuple[int, int]]], rng: random.Random) -> byt
     return out.getvalue()
 
 
-def _other(rng: random.Random, exclude: Obj) -> Obj:
-    while True:
-        obj = (rng.choice(list(COLORS)), rng.choice(SHAPES))
-        if obj != exclude:
-            return obj
-
-
-def _negative_pair(rng: random.Random, target: Obj) -> list[Obj]:
-    """Two objects, neither equal to target; usually one shares its colour, one its shape."""
-    color, shape = target
-    same_color = (color, rng.choice([s for s in SHAPES if s != shape]))
-    same_shape = (rng.choice([c for c in COLORS if c != color]), shape)
-    pair = [same_color, same_shape] if rng.random() < 0.7 else [_other(rng, target), _other(rng, target)]
-    rng.shuffle(pair)
-    return pair
+def _random_pair(rng: random.Random) -> list[Obj]:
+    """Two objects that differ in colour and in shape, left to right."""
+    colors = rng.sample(list(COLORS), 2)
+    shapes = rng.sample(SHAPES, 2)
+    return [(colors[0], shapes[0]), (colors[1], shapes[1])]
 
 
 def _positions(rng: random.Random) -> list[tuple[int, int]]:
@@ -74,67 +64,47 @@ def _positions(rng: random.Random) -> list[tuple[int, int]]:
     return [left, right]
 
 
-def _random_obj(rng: random.Random, color_not: str | None = None, shape_not: str | None = None) -> Obj:
-    colors = [c for c in COLORS if c != color_not]
-    shapes = [s for s in SHAPES if s != shape_not]
-    return rng.choice(colors), rng.choice(shapes)
-
-
-def _attribute_question(rng: random.Random, answer: bool, kind: str) -> tuple[str, list[Obj]]:
-    """'is there something red?' or 'is there a circle?': one attribute, no binding."""
-    target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
+def _question(rng: random.Random, kind: str) -> tuple[str, Callable[[list[Obj]], bool]]:
+    """A question of `kind` and the test that answers it for a pair of objects."""
+    color, shape = rng.choice(list(COLORS)), rng.choice(SHAPES)
     if kind == "color":
-        question = f"is there something {target[0]}?"
-        absent = [_random_obj(rng, color_not=target[0]) for _ in range(2)]
-    else:
-        question = f"is there a {target[1]}?"
-        absent = [_random_obj(rng, shape_not=target[1]) for _ in range(2)]
-    if not answer:
-        return question, absent
-    present = (target[0], rng.choice(SHAPES)) if kind == "color" else (rng.choice(list(COLORS)), target[1])
-    objects = [present, absent[0]]
-    rng.shuffle(objects)
-    return question, objects
+        return f"is there something {color}?", lambda objs: any(c == color for c, _ in objs)
+    if kind == "shape":
+        return f"is there a {shape}?", lambda objs: any(s == shape for _, s in objs)
+    if kind == "binding":
+        return f"is there a {color} {shape}?", lambda objs: (color, shape) in objs
+    anchor = rng.choice([s for s in SHAPES if s != shape])
+    return (f"is there a {color} {shape} left of a {anchor}?",
+            lambda objs: objs[0] == (color, shape) and objs[1][1] == anchor)
 
 
-def _binding_question(rng: random.Random, answer: bool) -> tuple[str, list[Obj]]:
-    """'is there a red circle?': negatives usually share the colour or the shape asked about."""
-    target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
-    question = f"is there a {target[0]} {target[1]}?"
-    objects = [target, _other(rng, target)] if answer else _negative_pair(rng, target)
-    rng.shuffle(objects)
-    return question, objects
-
-
-def _relation_question(rng: random.Random, answer: bool) -> tuple[str, list[Obj]]:
-    """'is there a red circle left of a square?': false when swapped or the target is absent."""
-    target = (rng.choice(list(COLORS)), rng.choice(SHAPES))
-    anchor = rng.choice(SHAPES)
-    question = f"is there a {target[0]} {target[1]} left of a {anchor}?"
-    anchor_obj = (rng.choice(list(COLORS)), anchor)
-    while anchor_obj == target:
-        anchor_obj = (rng.choice(list(COLORS)), anchor)
-    if answer:
-        return question, [target, anchor_obj]
-    if rng.random() < 0.5:
-        return question, [anchor_obj, target]
-    return question, [_negative_pair(rng, target)[0], anchor_obj]
+def _shares_attribute(objects: list[Obj], question: str) -> bool:
+    """A hard negative: the pictured objects carry the colour and the shape asked about."""
+    words = question.rstrip("?").split()
+    return any(c in words for c, _ in objects) and any(s in words for _, s in objects)
 
 
 QUESTION_KINDS = ("color", "shape", "binding", "relation")
+HARD_NEGATIVE_SHARE = 0.7
 
 
 def generate(rng: random.Random, weights: tuple[float, ...]) -> tuple[str, bool, list[Obj], str]:
-    """One (question, answer, objects left-to-right, question kind)."""
+    """One (question, answer, objects left to right, question kind).
+
+    The question and a fair-coin answer come first; the picture is drawn from all
+    pictures that give that answer. Every picture holds two objects of different
+    colours and shapes, and by the symmetry of colours and shapes the pictures drawn
+    for "yes" and for "no" have the same distribution: neither modality alone tells
+    the answer. Binding negatives are usually hard (colour and shape both present).
+    """
     kind = rng.choices(QUESTION_KINDS, weights=weights)[0]
+    question, holds = _question(rng, kind)
     answer = rng.random() < 0.5
-    if kind in ("color", "shape"):
-        question, objects = _attribute_question(rng, answer, kind)
-    elif kind == "binding":
-        question, objects = _binding_question(rng, answer)
-    else:
-        question, objects = _relation_question(rng, answer)
-    return question, answer, objects, kind
+    want_hard = kind == "binding" and not answer and rng.random() < HARD_NEGATIVE_SHARE
+    while True:  # rejection sampling; every branch is accepted with probability >= 1/9
+        objects = _random_pair(rng)
+        if holds(objects) == answer and (not want_hard or _shares_attribute(objects, question)):
+            return question, answer, objects, kind
 
 
 @register_adapter("shapes")

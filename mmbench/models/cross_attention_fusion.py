@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import TRAIN_DEFAULTS, check_encoders, encoder_pair, masked_mean, mlp
+from mmbench.models.encoders import check_encoders, encoder_pair, masked_mean, mlp
 from mmbench.models.torch_classifier import TorchClassifier
 
 
@@ -70,7 +70,7 @@ class CrossAttentionFusion(TorchClassifier):
                          text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width,
                          cnn_norm=cnn_norm, attn_dim=attn_dim,
                          depth=depth, heads=heads, hidden=hidden,
-                         train={**TRAIN_DEFAULTS, **(train or {})}, **kwargs)
+                         train=train, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
         a = self.arch

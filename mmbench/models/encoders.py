@@ -17,10 +17,6 @@ from torch import nn
 
 IMAGE_ENCODERS = ("cnn", "vit")
 TEXT_ENCODERS = ("gru", "bag", "transformer", "minilm")
-# The fusion families' trainer defaults (a suite's `train:` overrides any). On shapes the
-# colour questions are learned in 2-3 epochs and shape detection comes much later, so a
-# longer budget buys little accuracy for a lot of time.
-TRAIN_DEFAULTS = {"epochs": 8, "min_epochs": 4, "patience": 2}
 Modulate = Callable[[int, torch.Tensor], torch.Tensor]
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import TRAIN_DEFAULTS, check_encoders, encoder_pair, mlp
+from mmbench.models.encoders import check_encoders, encoder_pair, mlp
 from mmbench.models.torch_classifier import TorchClassifier
 
 
@@ -46,7 +46,7 @@ class GatedFusion(TorchClassifier):
         super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
                          text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width,
                          cnn_norm=cnn_norm, hidden=hidden,
-                         train={**TRAIN_DEFAULTS, **(train or {})}, **kwargs)
+                         train=train, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
         image, text = encoder_pair(self.arch, vocab_size, image_size=self.image_size, max_len=self.max_text_len)

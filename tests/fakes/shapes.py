@@ -1,7 +1,7 @@
 """The shapes corpus is generated, not read: nothing is written under the root.
 
 The contract test builds it with `CONTRACT_OPTIONS` (1% of the default size) instead
-of the defaults, which would draw 4,600 pictures.
+of the defaults, which would draw 3,500 pictures.
 """
 
 from __future__ import annotations
