@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import check_encoders, encoder_pair
-from mmbench.models.torch_classifier import TorchClassifier
+from mmbench.models.fusion_base import FusionClassifier
 
 
 class _BilinearNet(nn.Module):
@@ -33,20 +32,12 @@ class _BilinearNet(nn.Module):
 
 
 @register_model("bilinear-fusion")
-class BilinearFusion(TorchClassifier):
+class BilinearFusion(FusionClassifier):
     """Rank-R projections of both modalities, elementwise product, linear classifier."""
 
-    def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
-                 text_dim: int = 128, embed_dim: int = 64, cnn_width: int = 16,
-                 cnn_norm: bool = True, rank: int = 256,
-                 dropout: float = 0.1, train: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        check_encoders(image_encoder, text_encoder)
-        super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
-                         text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width,
-                         cnn_norm=cnn_norm, rank=rank,
-                         dropout=dropout,
-                         train=train, **kwargs)
+    def __init__(self, *, rank: int = 256, dropout: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(rank=rank, dropout=dropout, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
-        image, text = encoder_pair(self.arch, vocab_size, image_size=self.image_size, max_len=self.max_text_len)
+        image, text = self.encoders(vocab_size)
         return _BilinearNet(num_classes, image, text, self.arch["rank"], self.arch["dropout"])

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from mmbench.models import register_model
-from mmbench.models.encoders import check_encoders, encoder_pair, masked_mean, mlp
-from mmbench.models.torch_classifier import TorchClassifier
+from mmbench.models.encoders import masked_mean, mlp
+from mmbench.models.fusion_base import FusionClassifier
 
 
 class _CrossBlock(nn.Module):
@@ -57,23 +57,15 @@ class _CrossNet(nn.Module):
 
 
 @register_model("cross-attention-fusion")
-class CrossAttentionFusion(TorchClassifier):
+class CrossAttentionFusion(FusionClassifier):
     """Text tokens cross-attend to image tokens for `depth` blocks, then mean pool and classify."""
 
-    def __init__(self, *, image_encoder: str = "cnn", text_encoder: str = "gru", image_dim: int = 64,
-                 text_dim: int = 128, embed_dim: int = 64, cnn_width: int = 16,
-                 cnn_norm: bool = True, attn_dim: int = 64,
-                 depth: int = 1, heads: int = 4, hidden: int = 128, train: dict[str, Any] | None = None,
+    def __init__(self, *, attn_dim: int = 64, depth: int = 1, heads: int = 4, hidden: int = 128,
                  **kwargs: Any) -> None:
-        check_encoders(image_encoder, text_encoder)
-        super().__init__(image_encoder=image_encoder, text_encoder=text_encoder, image_dim=image_dim,
-                         text_dim=text_dim, embed_dim=embed_dim, cnn_width=cnn_width,
-                         cnn_norm=cnn_norm, attn_dim=attn_dim,
-                         depth=depth, heads=heads, hidden=hidden,
-                         train=train, **kwargs)
+        super().__init__(attn_dim=attn_dim, depth=depth, heads=heads, hidden=hidden, **kwargs)
 
     def build(self, num_classes: int, vocab_size: int) -> nn.Module:
         a = self.arch
-        image, text = encoder_pair(a, vocab_size, image_size=self.image_size, max_len=self.max_text_len)
+        image, text = self.encoders(vocab_size)
         return _CrossNet(num_classes, image, text, self.image_size, a["attn_dim"], a["depth"], a["heads"],
                          a["hidden"])
