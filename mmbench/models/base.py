@@ -46,11 +46,3 @@ def config_hash(name: str, config: dict[str, Any]) -> str:
     """Stable short hash of a model's name and explicit configuration."""
     payload = json.dumps({"model": name, "config": config}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def num_parameters(model: Any) -> int:
-    """Parameter count of a model that exposes `.network` (torch) or reports its own."""
-    count = getattr(model, "num_parameters", None)
-    if callable(count):
-        return int(count())
-    return 0

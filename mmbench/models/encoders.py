@@ -230,7 +230,3 @@ def check_encoders(image: str | None, text: str | None) -> None:
 def mlp(in_dim: int, hidden: int, out_dim: int, dropout: float = 0.1) -> nn.Module:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden, out_dim))
-
-
-def count_parameters(module: Any) -> int:
-    return int(sum(p.numel() for p in module.parameters()))
