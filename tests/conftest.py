@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +29,25 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real data samples not found at {REALDATA} (../shared is absent)")
     return REALDATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models on a shared, busy machine run faster on one thread than fighting over two."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_shapes(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A 3% build of the shapes corpus (60 / 15 / 30 rows), shared by a test module."""
+    from mmbench import data
+    from mmbench.adapters.shapes import ShapesAdapter
+
+    home = tmp_path_factory.mktemp("home")
+    data.build(ShapesAdapter(scale=0.03), name="shapes-tiny", home=home)
+    return data.load("shapes-tiny", home=home)

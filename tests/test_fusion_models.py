@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from mmbench import data
-from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models import create
 from mmbench.models.encoders import BagText, GRUText, SmallCNN, TinyViT, TransformerText
@@ -23,20 +21,12 @@ TINY_TRAIN = {"epochs": 1, "min_epochs": 1, "batch_size": 32, "max_steps": 2}
 SMALL = {"image_dim": 32, "text_dim": 32, "embed_dim": 16, "cnn_width": 8}  # shapes, not accuracy, are tested
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Any:
-    # Tiny models on a shared, busy machine run faster on one thread than fighting over two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    home = tmp_path_factory.mktemp("home")
-    data.build(ShapesAdapter(scale=0.02), name="shapes-fusion", home=home)
-    return data.load("shapes-fusion", home=home)
+def tiny(tiny_shapes: Any) -> Any:
+    return tiny_shapes
 
 
 @pytest.fixture(scope="module")

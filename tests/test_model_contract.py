@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mmbench import data
-from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models import MODELS, create
 from mmbench.models.base import config_hash
@@ -38,22 +36,12 @@ def _config(name: str) -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Any:
-    # Tiny models on a shared, busy machine run faster on one thread than fighting over two.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    home = tmp_path_factory.mktemp("home")
-    data.build(ShapesAdapter(scale=0.03), name="shapes-contract", home=home)
-    return data.load("shapes-contract", home=home)
+def tiny(tiny_shapes: Any) -> Any:
+    return tiny_shapes
 
 
 @pytest.fixture(scope="module")
