@@ -16,15 +16,19 @@ class IngestRejected(RuntimeError):
 
 def ingest(adapter: str, root: str | Path | None = None, *, name: str | None = None,
            strict: bool = False, home: Path | None = None, max_pixels: int | None = None,
-           full_decode: bool = False, **options: Any) -> IngestReport:
-    """Build dataset `name` (default: the adapter's name) from a corpus at `root`."""
+           full_decode: bool = False, workers: int = 1, **options: Any) -> IngestReport:
+    """Build dataset `name` (default: the adapter's name) from a corpus at `root`.
+
+    `workers` > 1 checks images and writes shards in that many forked processes.
+    """
     from mmbench import data
     from mmbench.adapters import ADAPTERS
     from mmbench.images import DEFAULT_MAX_PIXELS
 
     adapter_obj = ADAPTERS.get(adapter)(**options)
     report = data.build(adapter_obj, root, name=name, home=home,
-                        max_pixels=max_pixels or DEFAULT_MAX_PIXELS, full_decode=full_decode)
+                        max_pixels=max_pixels or DEFAULT_MAX_PIXELS, full_decode=full_decode,
+                        workers=workers)
     if strict and report.rejected:
         raise IngestRejected(f"{report.rejected} row(s) rejected (strict mode); see "
                              f"{Path(report.path) / 'rejections.jsonl'}")

@@ -94,14 +94,14 @@ class _SplitStats:
         self.shas.update(images.field("sha256").to_pylist())
 
 
-def _scan(path: Path) -> _SplitStats:
+def _scan(paths: list[Path]) -> _SplitStats:
     import pyarrow as pa
 
     stats = _SplitStats()
-    with pa.memory_map(str(path)) as source:
-        reader = pa.ipc.open_stream(source)
-        for batch in reader:
-            stats.add(batch.select([c for c in COLUMNS if c in batch.schema.names]))
+    for path in paths:
+        with pa.memory_map(str(path)) as source:
+            for batch in pa.ipc.open_stream(source):
+                stats.add(batch.select([c for c in COLUMNS if c in batch.schema.names]))
     return stats
 
 
@@ -122,7 +122,7 @@ def measure(name: str, home: Path | None = None) -> dict[str, Any]:
     meta = data.info(name, home)
     base = data.dataset_path(name, home)
     raw_info = json.loads((base / "info.json").read_text())
-    per_split = {split: _scan(base / split / "data.arrow") for split in meta.splits}
+    per_split = {split: _scan(files) for split, files in data.split_files(name, home).items()}
     names = meta.class_names or []
     splits: dict[str, Any] = {}
     for split, s in per_split.items():

@@ -123,6 +123,8 @@ def _adapter_parser(adapter_name: str) -> tuple[argparse.ArgumentParser, Any]:
     parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is rejected")
     parser.add_argument("--max-pixels", type=int, help="reject larger images (decompression bombs)")
     parser.add_argument("--full-decode", action="store_true", help="decode every image fully")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes that read, check and write images (default: CPU count)")
     group = parser.add_argument_group(f"{adapter_name} options")
     for f in dataclasses.fields(adapter_cls):
         flag = "--" + f.name.replace("_", "-")
@@ -160,7 +162,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         report = ingest(args.adapter, opts.root, name=opts.name, strict=False,
-                        max_pixels=opts.max_pixels, full_decode=opts.full_decode, **options)
+                        max_pixels=opts.max_pixels, full_decode=opts.full_decode,
+                        workers=opts.workers, **options)
     except IngestRejected as err:  # pragma: no cover - strict is checked below
         print(err, file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
-"""The only Arrow writer: adapter records -> validated, fingerprinted dataset on disk.
+"""Adapter records -> validated, fingerprinted dataset on disk (the only way one is made).
 
 Layout under the dataset home: `<name>/info.json`, `<name>/rejections.jsonl` and
-`<name>/<split>/data.arrow` (the Arrow stream format `datasets` memory-maps).
+`<name>/<split>/data-K-of-N.arrow`, shards in the Arrow stream format `datasets`
+memory-maps, written chunk by chunk by `mmbench.ingest_chunk`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection, require_root
+from mmbench.adapters.base import Adapter, Item, Rejection, require_root
 from mmbench.home import datasets_dir
-from mmbench.images import DEFAULT_MAX_PIXELS, BadImage, inspect_image
-from mmbench.schema import SCHEMA_VERSION, SchemaError, features, validate
-
-WRITER_BATCH_ROWS = 256
+from mmbench.images import DEFAULT_MAX_PIXELS
+from mmbench.ingest_chunk import (
+    CHUNK_ROWS,
+    ChunkJob,
+    Outcome,
+    ShardWriter,
+    locate,
+    run_chunk,
+    write_shard,
+)
+from mmbench.schema import SCHEMA_VERSION
 
 
 class DatasetNotFound(FileNotFoundError):
@@ -96,137 +104,139 @@ def _reason_key(reason: str) -> str:
     return reason.split(":")[0][:60]
 
 
-# One shared encoder: json.dumps would build a new one per record. Same output as
-# json.dumps(sort_keys=True, ensure_ascii=False), so fingerprints do not change.
-_CANON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, check_circular=False)
+def _chunk_jobs(items: Iterator[Item], split: str, folder: Path, max_pixels: int,
+                full_decode: bool) -> Iterator[ChunkJob]:
+    chunk: list[Item] = []
+    index = 0
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == CHUNK_ROWS:
+            yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
+                           full_decode)
+            chunk, index = [], index + 1
+    if chunk:
+        yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
+                       full_decode)
 
 
-class _Builder:
-    def __init__(self, max_pixels: int, full_decode: bool):
-        self.max_pixels = max_pixels
-        self.full_decode = full_decode
-        self.seen_ids: dict[str, str] = {}
-        self.hasher = hashlib.sha256(f"mmbench-schema-{SCHEMA_VERSION}".encode())
+class _Split:
+    """Outcomes of a split's chunks, taken in chunk order: counts, ids, fingerprint."""
 
-    def resolve_image(self, ref: Any) -> dict[str, Any]:
-        if not isinstance(ref, ImageRef):
-            raise BadImage(f"adapter yielded an image of type {type(ref).__name__}, not ImageRef")
-        data = ref.data
-        if data is None:
-            if ref.path is None:
-                raise BadImage(f"image {ref.name}: neither bytes nor a path")
-            try:
-                data = ref.path.read_bytes()
-            except FileNotFoundError:
-                raise BadImage(f"missing image file: {ref.name}") from None
-            except OSError as err:
-                raise BadImage(f"unreadable image file: {ref.name}: {err}") from None
-        try:
-            facts = inspect_image(data, max_pixels=self.max_pixels, full_decode=self.full_decode)
-        except BadImage as err:
-            raise BadImage(f"{err} ({ref.name})") from None
-        facts["bytes"] = data
-        facts["path"] = ref.name
-        return facts
+    def __init__(self, split: str, report: IngestReport, seen_ids: dict[str, str],
+                 hasher: Any, rejections: Any) -> None:
+        self.split = split
+        self.rep = report.splits.setdefault(split, SplitReport())
+        self.reasons = report.reasons
+        self.seen_ids = seen_ids
+        self.hasher = hasher
+        self.rejections = rejections
+        self.shards: list[Path] = []
 
-    def finish(self, item: dict[str, Any], split: str) -> dict[str, Any]:
-        """Resolve images, validate, check id uniqueness; raise BadImage/SchemaError."""
-        # A shallow copy, so a rejected item still shows the adapter what it yielded.
-        record = dict(item)
-        record["split"] = split
-        record["images"] = [self.resolve_image(ref) for ref in record.get("images", [])]
-        # The sha256 values were just computed from these bytes; hashing again is waste.
-        validate(record, check_digests=False)
-        rid = record["id"]
-        if rid in self.seen_ids:
-            raise SchemaError(f"duplicate id: {rid!r} (first seen in split {self.seen_ids[rid]!r})")
-        self.seen_ids[rid] = split
-        return record
-
-    def digest(self, record: dict[str, Any]) -> None:
-        canon = dict(record)
-        canon["images"] = [img["sha256"] for img in record["images"]]
-        self.hasher.update(_CANON.encode(canon).encode())
-
-
-def _locate(item: dict[str, Any]) -> tuple[str, str]:
-    source = item.get("source") or {}
-    return str(source.get("file", "")), str(source.get("locator", item.get("id", "")))
-
-
-class _BatchWriter:
-    """Rows -> Arrow record batches, built column by column.
-
-    `datasets`' per-row `ArrowWriter.write` re-types every value in Python; building
-    each column with one `pyarrow.array` call is several times cheaper. The file is
-    still written by ArrowWriter, so it carries the `datasets` features metadata.
-    """
-
-    def __init__(self, path: Path) -> None:
-        from datasets.arrow_writer import ArrowWriter
-
-        feats = features()
-        self.schema = feats.arrow_schema
-        self.writer = ArrowWriter(features=feats, path=str(path),
-                                  writer_batch_size=WRITER_BATCH_ROWS)
-        self.rows: list[dict[str, Any]] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.rows.append(record)
-        if len(self.rows) >= WRITER_BATCH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        import pyarrow as pa
-
-        if not self.rows:
-            return
-        rows, self.rows = self.rows, []
-        columns = [pa.array([row[f.name] for row in rows], type=f.type) for f in self.schema]
-        self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self.writer.finalize()
-            self.writer.close()
-
-
-def _write_split(builder: _Builder, items: Iterator[Item], split: str, out: Path,
-                 report: IngestReport, rejections: Any) -> int:
-    rep = report.splits.setdefault(split, SplitReport())
-    out.mkdir(parents=True, exist_ok=True)
-    writer = _BatchWriter(out / "data.arrow")
-    try:
-        for item in items:
-            rep.read += 1
-            if isinstance(item, Rejection):
-                rejection = item
+    def take(self, job: ChunkJob, outcomes: list[Outcome]) -> None:
+        duplicates: list[int] = []  # rows of this chunk's shard to drop
+        row = 0
+        for item, outcome in zip(job.items, outcomes, strict=True):
+            self.rep.read += 1
+            if isinstance(outcome, Rejection):
+                self.reject(outcome)
+                continue
+            rid, canon = outcome
+            if rid in self.seen_ids:
+                reason = f"duplicate id: {rid!r} (first seen in split {self.seen_ids[rid]!r})"
+                self.reject(Rejection(*locate(item), reason))  # type: ignore[arg-type]  # kept: a dict
+                duplicates.append(row)
             else:
-                try:
-                    record = builder.finish(item, split)
-                except (BadImage, SchemaError) as err:
-                    file, locator = _locate(item)
-                    rejection = Rejection(file, locator, str(err))
-                else:
-                    writer.write(record)
-                    builder.digest(record)
-                    rep.kept += 1
-                    continue
-            rep.rejected += 1
-            report.reasons[_reason_key(rejection.reason)] += 1
-            line = json.dumps({"split": split, **asdict(rejection)}, ensure_ascii=False)
-            rejections.write(line + "\n")
+                self.seen_ids[rid] = self.split
+                self.hasher.update(canon)
+                self.rep.kept += 1
+            row += 1
+        if row > len(duplicates):
+            shard = Path(job.shard)
+            if duplicates:
+                _drop_rows(shard, duplicates)
+            self.shards.append(shard)
+        elif row:  # every row written was a duplicate
+            Path(job.shard).unlink()
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rep.rejected += 1
+        self.reasons[_reason_key(rejection.reason)] += 1
+        line = json.dumps({"split": self.split, **asdict(rejection)}, ensure_ascii=False)
+        self.rejections.write(line + "\n")
+
+    def seal(self, folder: Path) -> list[str]:
+        """Name the shards data-K-of-N.arrow in chunk order (one empty shard for no rows)."""
+        if not self.shards:
+            empty = folder / "chunk-empty.arrow"
+            write_shard(empty, [])
+            self.shards.append(empty)
+        names = [f"data-{k:05d}-of-{len(self.shards):05d}.arrow" for k in range(len(self.shards))]
+        for shard, shard_name in zip(self.shards, names, strict=True):
+            shard.rename(folder / shard_name)
+        return names
+
+
+def _drop_rows(shard: Path, rows: list[int]) -> None:
+    """Rewrite a shard without the given rows (ids an earlier chunk already holds)."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(shard)) as source:
+        table = pa.ipc.open_stream(source).read_all()
+    drop = set(rows)
+    kept = table.take([i for i in range(table.num_rows) if i not in drop])
+    tmp = shard.with_suffix(".tmp")
+    writer = ShardWriter(tmp)
+    try:
+        writer.write_table(kept)
     finally:
         writer.close()
-    return rep.kept
+    tmp.replace(shard)
+
+
+def _usable_workers(workers: int) -> int:
+    """Worker processes to use: fork is needed (workers inherit the adapter's registry), and a
+    daemonic process (a worker of some pool) may not start children."""
+    import multiprocessing
+
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods() \
+            or multiprocessing.current_process().daemon:
+        return 1
+    return workers
+
+
+def _run_chunks(jobs: Iterator[ChunkJob], workers: int
+                ) -> Iterator[tuple[ChunkJob, list[Outcome]]]:
+    """(job, outcomes) in job order; chunks run here or, with workers > 1, in forked processes
+    while this one goes on reading the corpus (at most two chunks per worker in flight)."""
+    if workers <= 1:
+        for job in jobs:
+            yield job, run_chunk(job)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[tuple[ChunkJob, Future[list[Outcome]]]] = deque()
+        for job in jobs:
+            pending.append((job, pool.submit(run_chunk, job)))
+            if len(pending) >= 2 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
 def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None = None,
           home: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-          full_decode: bool = False) -> IngestReport:
-    """Stream every split of `adapter` at `root` into Arrow under the dataset home."""
+          full_decode: bool = False, workers: int = 1) -> IngestReport:
+    """Stream every split of `adapter` at `root` into Arrow under the dataset home.
+
+    With `workers` > 1, forked processes read and check images and write the shards while
+    this process runs the adapter; the dataset and its fingerprint are the same either way.
+    """
     started = time.perf_counter()
     name = name or adapter.name
     root_path = Path(root) if root is not None else None
@@ -238,26 +248,35 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     staging = base / f".{name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    builder = _Builder(max_pixels, full_decode)
+    workers = _usable_workers(workers)
+    hasher = hashlib.sha256(f"mmbench-schema-{SCHEMA_VERSION}".encode())
+    seen_ids: dict[str, str] = {}
     report = IngestReport(name=name, path=str(final), fingerprint="")
     try:
         corpus = adapter.info(corpus_root)
         splits = adapter.splits(corpus_root)
         sizes: dict[str, int] = {}
+        shards: dict[str, list[str]] = {}
         with (staging / "rejections.jsonl").open("w", encoding="utf-8") as rejections:
             for split in splits:
-                builder.hasher.update(f"split:{split}".encode())
-                items = adapter.examples(corpus_root, split)
-                sizes[split] = _write_split(builder, items, split, staging / split, report,
-                                            rejections)
-        report.fingerprint = builder.hasher.hexdigest()
+                hasher.update(f"split:{split}".encode())
+                folder = staging / split
+                folder.mkdir()
+                outcome = _Split(split, report, seen_ids, hasher, rejections)
+                jobs = _chunk_jobs(adapter.examples(corpus_root, split), split, folder,
+                                   max_pixels, full_decode)
+                for job, outcomes in _run_chunks(jobs, workers):
+                    outcome.take(job, outcomes)
+                shards[split] = outcome.seal(folder)
+                sizes[split] = outcome.rep.kept
+        report.fingerprint = hasher.hexdigest()
         info = DatasetInfo(
             name=name, adapter=adapter.name, adapter_version=adapter.version,
             schema_version=SCHEMA_VERSION, fingerprint=report.fingerprint, splits=sizes,
             class_names=corpus.class_names, tasks=list(corpus.tasks), options=adapter.options(),
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), path=str(final),
         )
-        payload = {**asdict(info), "extra": corpus.extra,
+        payload = {**asdict(info), "extra": corpus.extra, "shards": shards,
                    "ingest": {"read": report.read, "kept": report.kept,
                               "rejected": report.rejected}}
         (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -289,12 +308,20 @@ def exists(name: str, home: Path | None = None) -> bool:
 
 def load(name: str, home: Path | None = None) -> Any:
     """The dataset as a `datasets.DatasetDict` keyed by split (memory-mapped)."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict, concatenate_datasets
 
+    splits = {}
+    for split, files in split_files(name, home).items():
+        parts = [Dataset.from_file(str(path)) for path in files]
+        splits[split] = parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    return DatasetDict(splits)
+
+
+def split_files(name: str, home: Path | None = None) -> dict[str, list[Path]]:
+    """The Arrow shard files of each split, in row order."""
     meta = info(name, home)
     base = dataset_path(name, home)
-    return DatasetDict({split: Dataset.from_file(str(base / split / "data.arrow"))
-                        for split in meta.splits})
+    return {split: sorted((base / split).glob("*.arrow")) for split in meta.splits}
 
 
 def list_datasets(home: Path | None = None) -> list[DatasetInfo]:

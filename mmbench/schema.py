@@ -91,19 +91,21 @@ def empty_record() -> dict[str, Any]:
     }
 
 
+_FIELD_SET = frozenset(FIELDS)
+# One shared encoder (json.dumps builds one per call); same output as
+# json.dumps(sort_keys=True, ensure_ascii=False).
+_META_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def make_record(**fields: Any) -> dict[str, Any]:
     """Fill a record from keyword fields; `meta` may be a dict (serialised here)."""
-    unknown = set(fields) - set(FIELDS)
-    if unknown:
-        raise SchemaError(f"unknown record field(s): {sorted(unknown)}")
+    if not _FIELD_SET.issuperset(fields):
+        raise SchemaError(f"unknown record field(s): {sorted(set(fields) - _FIELD_SET)}")
     record = empty_record()
     record.update(fields)
     if not isinstance(record["meta"], str):
-        record["meta"] = json.dumps(record["meta"], sort_keys=True, ensure_ascii=False)
+        record["meta"] = _META_JSON.encode(record["meta"])
     return record
-
-
-_FIELD_SET = frozenset(FIELDS)
 
 
 def _is_str_list(value: Any) -> bool:

@@ -28,9 +28,13 @@ def test_ingest_summary_reconciles_and_strict_fails(tmp_path: Path, isolated_hom
     report = [json.loads(line) for line in (isolated_home / "datasets" / "memes" / "rejections.jsonl").open()]
     assert {r["reason"].split(":")[0] for r in report} == {"missing image file", "broken JSON"}
     assert all(r["file"] == "train.jsonl" for r in report)
+    # The first build used a worker per CPU (the default); this one none: same dataset.
+    fingerprint = json.loads((isolated_home / "datasets" / "memes" / "info.json").read_text())
     strict = cli("ingest", "hateful-memes", "--root", str(root), "--name", "memes", "--strict",
-                 home=isolated_home)
+                 "--workers", "1", home=isolated_home)
     assert strict.returncode == 1 and "strict" in strict.stderr
+    rebuilt = json.loads((isolated_home / "datasets" / "memes" / "info.json").read_text())
+    assert rebuilt["fingerprint"] == fingerprint["fingerprint"]
 
     listing = cli("ls", "datasets", home=isolated_home)
     assert listing.stdout.startswith("memes") and "MB" in listing.stdout
@@ -43,6 +47,7 @@ def test_ingest_help_lists_adapter_options(isolated_home: Path) -> None:
     out = cli("ingest", "hateful-memes", "--help", home=isolated_home)
     assert out.returncode == 0
     assert "--images-required" in out.stdout and "--root" in out.stdout
+    assert "--workers" in out.stdout
     missing = cli("ingest", "hateful-memes", "--root", "/nonexistent/corpus", home=isolated_home)
     assert missing.returncode == 2 and "/nonexistent/corpus" in missing.stderr
     unknown = cli("ingest", "hatefull-memes", "--root", ".", home=isolated_home)

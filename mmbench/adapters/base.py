@@ -26,10 +26,13 @@ class Rejection:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image as published: a file to read, or bytes already in hand (tar member, base64)."""
+    """An image as published: a file to read, or bytes already in hand (tar member, base64).
+
+    `path` may be a plain string: cheaper to build and to send to a worker process.
+    """
 
     name: str
-    path: Path | None = None
+    path: Path | str | None = None
     data: bytes | None = None
 
 

@@ -127,8 +127,9 @@ class CocoCaptionsAdapter(Adapter):
             "caption_ids": [ann.get("id") for ann in anns],
             "image": {k: v for k, v in image.items() if k not in ("id", "file_name")},
         }
+        # Only an annotation with keys beyond id, image_id and caption has extra fields.
         extra = {str(ann.get("id")): {k: v for k, v in ann.items() if k not in ANNOTATION_KEYS}
-                 for ann in anns}
+                 for ann in anns if len(ann) > 3 or "id" not in ann}
         if any(extra.values()):
             meta["annotation_extra"] = {k: v for k, v in extra.items() if v}
         if not anns:
@@ -136,7 +137,8 @@ class CocoCaptionsAdapter(Adapter):
         rel = f"{image_dir}/{file_name}" if image_dir else file_name
         return make_record(
             id=str(image_id),
-            images=[ImageRef(name=rel, path=root / rel)],
+            # A string path: cheaper than a Path to build and to hand to a worker.
+            images=[ImageRef(name=rel, path=f"{root}/{rel}")],
             captions=[ann["caption"] for ann in anns],
             source={"dataset": NAME, "file": display, "locator": f"images[{index}] id={image_id}"},
             meta=meta,
@@ -169,6 +171,13 @@ def _group_annotations(rows: list[Any], images: dict[int, Any], display: str
     captions: dict[int, list[dict[str, Any]]] = {}
     rejected: list[Rejection] = []
     for index, ann in enumerate(rows):
+        # The common case in one test; anything else (bool ids too) takes the full check.
+        if type(ann) is dict:
+            image_id, caption = ann.get("image_id"), ann.get("caption")
+            if type(image_id) is int and image_id in images and type(caption) is str \
+                    and caption and not caption.isspace():
+                captions.setdefault(image_id, []).append(ann)
+                continue
         ann_id = ann.get("id") if isinstance(ann, dict) else None
         locator = f"annotations[{index}] id={ann_id}"
         problem = _annotation_problem(ann)

@@ -1,0 +1,164 @@
+"""One chunk of a split, start to finish: read and check its images, validate its records
+and write the records kept as one Arrow shard file.
+
+`mmbench.data.build` runs chunks in its own process or in forked worker processes; the
+result is the same either way. What a chunk cannot decide alone, whether an id was seen
+in an earlier chunk, is left to the builder, which reads the outcomes in chunk order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmbench.adapters.base import ImageRef, Item, Rejection
+from mmbench.images import BadImage, inspect_image
+from mmbench.schema import SchemaError, features, validate
+
+# Rows per chunk: one shard file each, and the unit of work handed to a worker process.
+CHUNK_ROWS = 1024
+# Rows per Arrow record batch inside a shard.
+BATCH_ROWS = 256
+
+# One shared encoder: json.dumps would build a new one per record. Same output as
+# json.dumps(sort_keys=True, ensure_ascii=False), so fingerprints do not change.
+_CANON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, check_circular=False)
+
+# A row the chunk wrote: its id and the canonical JSON that goes into the fingerprint.
+Kept = tuple[str, bytes]
+Outcome = Kept | Rejection
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    split: str
+    shard: str  # the Arrow file to write (not created when no row is kept)
+    items: list[Item]
+    max_pixels: int
+    full_decode: bool
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """All bytes of a file, in as few system calls as a read can take."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        want = os.fstat(fd).st_size + 1
+        data = os.read(fd, want)
+        if len(data) < want:  # a short read of a regular file is its end
+            return data
+        parts = [data]  # the file grew since fstat, or is not a regular file
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def resolve_image(ref: Any, max_pixels: int, full_decode: bool) -> dict[str, Any]:
+    """An `ImageRef` -> the record's image dict (bytes as published, sha256, size, format)."""
+    if not isinstance(ref, ImageRef):
+        raise BadImage(f"adapter yielded an image of type {type(ref).__name__}, not ImageRef")
+    data = ref.data
+    if data is None:
+        if ref.path is None:
+            raise BadImage(f"image {ref.name}: neither bytes nor a path")
+        try:
+            data = read_file(ref.path)
+        except FileNotFoundError:
+            raise BadImage(f"missing image file: {ref.name}") from None
+        except OSError as err:
+            raise BadImage(f"unreadable image file: {ref.name}: {err}") from None
+    try:
+        facts = inspect_image(data, max_pixels=max_pixels, full_decode=full_decode)
+    except BadImage as err:
+        raise BadImage(f"{err} ({ref.name})") from None
+    facts["bytes"] = data
+    facts["path"] = ref.name
+    return facts
+
+
+def locate(item: dict[str, Any]) -> tuple[str, str]:
+    """(source file, locator) of an adapter's item, for its rejection."""
+    source = item.get("source") or {}
+    return str(source.get("file", "")), str(source.get("locator", item.get("id", "")))
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """The record as the fingerprint sees it: sorted JSON with image bytes as their sha256."""
+    canon = dict(record)
+    canon["images"] = [img["sha256"] for img in record["images"]]
+    return _CANON.encode(canon).encode()
+
+
+def finish(item: dict[str, Any], split: str, max_pixels: int, full_decode: bool
+           ) -> dict[str, Any]:
+    """The adapter's item as a checked record; raises BadImage or SchemaError."""
+    record = dict(item)  # shallow: a rejected item still shows what the adapter yielded
+    record["split"] = split
+    record["images"] = [resolve_image(ref, max_pixels, full_decode)
+                        for ref in record.get("images", [])]
+    # The sha256 values were just computed from these bytes; hashing again is waste.
+    validate(record, check_digests=False)
+    return record
+
+
+def run_chunk(job: ChunkJob) -> list[Outcome]:
+    """Check every item of the chunk and write the good ones to `job.shard`."""
+    outcomes: list[Outcome] = []
+    rows: list[dict[str, Any]] = []
+    for item in job.items:
+        if isinstance(item, Rejection):
+            outcomes.append(item)
+            continue
+        try:
+            record = finish(item, job.split, job.max_pixels, job.full_decode)
+        except (BadImage, SchemaError) as err:
+            outcomes.append(Rejection(*locate(item), str(err)))
+            continue
+        rows.append(record)
+        outcomes.append((record["id"], canonical(record)))
+    if rows:
+        write_shard(Path(job.shard), rows)
+    return outcomes
+
+
+class ShardWriter:
+    """Rows -> one Arrow file, written as record batches built column by column.
+
+    `datasets`' per-row `ArrowWriter.write` re-types every value in Python; building
+    each column with one `pyarrow.array` call is several times cheaper. The file is
+    still written by ArrowWriter, so it carries the `datasets` features metadata.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from datasets.arrow_writer import ArrowWriter
+
+        feats = features()
+        self.schema = feats.arrow_schema
+        self.writer = ArrowWriter(features=feats, path=str(path), writer_batch_size=BATCH_ROWS)
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start:start + BATCH_ROWS]
+            columns = [pa.array([row[f.name] for row in batch], type=f.type) for f in self.schema]
+            self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+
+    def write_table(self, table: Any) -> None:
+        self.writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        self.writer.finalize()
+        self.writer.close()
+
+
+def write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
+    writer = ShardWriter(path)
+    try:
+        writer.write_rows(rows)
+    finally:
+        writer.close()

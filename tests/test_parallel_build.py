@@ -1,0 +1,136 @@
+"""The chunked build: the same dataset, fingerprint and rejections whatever the chunk size
+and however many worker processes check images, with ids deduplicated across chunks."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from mmbench import data
+from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection
+from mmbench.ingest_chunk import read_file
+from mmbench.schema import make_record
+from tests.fakes._images import image_bytes
+
+# (split, id, image file) per item; None as the id stands for an adapter-side rejection.
+ITEMS: list[tuple[str, str | None, str]] = [
+    ("train", "x", "missing.png"),  # bad image: rejected, so its id stays free
+    ("train", "a", "0.png"),
+    ("train", "b", "1.png"),
+    ("train", "c", "2.png"),
+    ("train", "x", "3.png"),  # kept: the first "x" never made it in
+    ("train", "a", "4.png"),  # duplicate of a row in an earlier chunk
+    ("train", None, ""),  # the adapter's own rejection passes through
+    ("train", "d", "cut.png"),  # truncated PNG
+    ("train", "a", "5.png"),  # a chunk holding only a duplicate
+    ("train", "e", "6.png"),
+    ("test", "b", "7.png"),  # duplicate across splits
+    ("test", "f", "8.png"),
+    ("empty", "g", "missing.png"),  # a split with no row kept
+]
+KEPT = {"train": ["a", "b", "c", "x", "e"], "test": ["f"], "empty": []}
+
+
+@dataclass
+class ListedAdapter(Adapter):
+    name: ClassVar[str] = "listed"
+
+    def splits(self, root: Path) -> list[str]:
+        return list(dict.fromkeys(split for split, _, _ in ITEMS))
+
+    def examples(self, root: Path, split: str) -> Iterator[Item]:
+        for line, (item_split, rid, file) in enumerate(ITEMS):
+            if item_split != split:
+                continue
+            if rid is None:
+                yield Rejection("list.txt", f"line {line}", "adapter says no")
+                continue
+            yield make_record(id=rid, images=[ImageRef(name=file, path=str(root / file))],
+                              captions=[f"row {line}"],
+                              source={"dataset": "listed", "file": "list.txt",
+                                      "locator": f"line {line}"})
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for i in range(9):
+        (root / f"{i}.png").write_bytes(image_bytes(i))
+    (root / "cut.png").write_bytes(image_bytes(99)[:-20])
+    return root
+
+
+def _build(root: Path, home: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int,
+           workers: int) -> tuple[data.IngestReport, dict[str, Any], list[str]]:
+    monkeypatch.setattr(data, "CHUNK_ROWS", chunk_rows)
+    report = data.build(ListedAdapter(), root, home=home, workers=workers)
+    rows = {split: ds.to_list() for split, ds in data.load("listed", home).items()}
+    rejections = (home / "listed" / "rejections.jsonl").read_text().splitlines()
+    return report, rows, rejections
+
+
+def test_one_chunk_serial_build_keeps_and_rejects_the_right_rows(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    report, rows, rejections = _build(corpus, tmp_path / "home", monkeypatch, 1000, 1)
+    assert {split: [r["id"] for r in split_rows] for split, split_rows in rows.items()} == KEPT
+    assert (report.read, report.kept, report.rejected) == (13, 6, 7)
+    reasons = [json.loads(line)["reason"] for line in rejections]
+    assert reasons[0].startswith("missing image file: missing.png")
+    assert reasons[1] == "duplicate id: 'a' (first seen in split 'train')"
+    assert reasons[2] == "adapter says no"
+    assert reasons[3].startswith("truncated PNG")
+    assert reasons[4] == "duplicate id: 'a' (first seen in split 'train')"
+    assert reasons[5] == "duplicate id: 'b' (first seen in split 'train')"
+    assert reasons[6].startswith("missing image file")
+    assert json.loads(rejections[1])["locator"] == "line 5"
+
+
+@pytest.mark.parametrize(("chunk_rows", "workers"), [(4, 1), (4, 2), (1, 2), (3, 3)])
+def test_chunking_and_workers_change_nothing_in_the_dataset(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int,
+        workers: int) -> None:
+    reference = _build(corpus, tmp_path / "one", monkeypatch, 1000, 1)
+    report, rows, rejections = _build(corpus, tmp_path / "many", monkeypatch, chunk_rows, workers)
+    assert report.fingerprint == reference[0].fingerprint
+    assert (report.read, report.kept, report.rejected) == (13, 6, 7)
+    assert rows == reference[1]
+    assert rejections == reference[2]
+
+
+def test_shards_are_named_in_row_order_and_an_empty_split_has_one(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    _build(corpus, home, monkeypatch, 1, 2)
+    files = {split: [p.name for p in paths]
+             for split, paths in data.split_files("listed", home).items()}
+    # One row per chunk: a chunk whose row is rejected, or is a duplicate, leaves no shard.
+    assert files["train"] == [f"data-0000{k}-of-00005.arrow" for k in range(5)]
+    assert files["test"] == ["data-00000-of-00001.arrow"]
+    assert files["empty"] == ["data-00000-of-00001.arrow"]
+    assert not list((home / "listed").rglob("chunk-*"))
+    assert data.load("listed", home)["empty"].num_rows == 0
+    info = json.loads((home / "listed" / "info.json").read_text())
+    assert info["shards"]["train"] == files["train"]
+
+
+def test_a_daemonic_process_builds_without_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert data._usable_workers(4) == 4
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
+    assert data._usable_workers(4) == 1
+
+
+def test_read_file_reads_whole_files_of_any_size(tmp_path: Path) -> None:
+    big = bytes(range(256)) * 12_289  # over 3 MB, not a multiple of any read size
+    (tmp_path / "big").write_bytes(big)
+    (tmp_path / "empty").write_bytes(b"")
+    assert read_file(tmp_path / "big") == big
+    assert read_file(str(tmp_path / "empty")) == b""
+    with pytest.raises(IsADirectoryError):
+        read_file(tmp_path)
