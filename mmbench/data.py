@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from mmbench.ingest_chunk import (
     ChunkJob,
     Outcome,
     ShardWriter,
+    import_libraries,
     locate,
     run_chunk,
     write_shard,
@@ -204,29 +207,43 @@ def _usable_workers(workers: int) -> int:
     return workers
 
 
-def _run_chunks(jobs: Iterator[ChunkJob], workers: int
-                ) -> Iterator[tuple[ChunkJob, list[Outcome]]]:
-    """(job, outcomes) in job order; chunks run here or, with workers > 1, in forked processes
-    while this one goes on reading the corpus (at most two chunks per worker in flight)."""
+@contextmanager
+def _worker_pool(workers: int) -> Iterator[Any]:
+    """A pool of `workers` forked processes, started now, or None for no workers.
+
+    Started before the adapter reads anything: a worker forked later would inherit the
+    adapter's parsed annotations, and each of its garbage collections would walk them.
+    """
     if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import_libraries()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool.submit(int).result()  # with fork, the first task starts every worker
+        yield pool
+
+
+def _run_chunks(jobs: Iterator[ChunkJob], pool: Any, workers: int
+                ) -> Iterator[tuple[ChunkJob, list[Outcome]]]:
+    """(job, outcomes) in job order; chunks run here or in the pool's processes while this
+    one goes on reading the corpus (at most two chunks per worker in flight)."""
+    if pool is None:
         for job in jobs:
             yield job, run_chunk(job)
         return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[tuple[ChunkJob, Future[list[Outcome]]]] = deque()
-        for job in jobs:
-            pending.append((job, pool.submit(run_chunk, job)))
-            if len(pending) >= 2 * workers:
-                done, future = pending.popleft()
-                yield done, future.result()
-        while pending:
+    pending: deque[tuple[ChunkJob, Future[list[Outcome]]]] = deque()
+    for job in jobs:
+        pending.append((job, pool.submit(run_chunk, job)))
+        if len(pending) >= 2 * workers:
             done, future = pending.popleft()
             yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
 
 
 def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None = None,
@@ -257,7 +274,8 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
         splits = adapter.splits(corpus_root)
         sizes: dict[str, int] = {}
         shards: dict[str, list[str]] = {}
-        with (staging / "rejections.jsonl").open("w", encoding="utf-8") as rejections:
+        with (staging / "rejections.jsonl").open("w", encoding="utf-8") as rejections, \
+                _worker_pool(workers) as pool:
             for split in splits:
                 hasher.update(f"split:{split}".encode())
                 folder = staging / split
@@ -265,7 +283,7 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                 outcome = _Split(split, report, seen_ids, hasher, rejections)
                 jobs = _chunk_jobs(adapter.examples(corpus_root, split), split, folder,
                                    max_pixels, full_decode)
-                for job, outcomes in _run_chunks(jobs, workers):
+                for job, outcomes in _run_chunks(jobs, pool, workers):
                     outcome.take(job, outcomes)
                 shards[split] = outcome.seal(folder)
                 sizes[split] = outcome.rep.kept

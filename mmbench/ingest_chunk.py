@@ -41,6 +41,14 @@ class ChunkJob:
     full_decode: bool
 
 
+def import_libraries() -> None:
+    """Import what a chunk needs (about 0.7 s): done once before forking workers, so that
+    each worker does not pay for it again."""
+    import datasets.arrow_writer  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import pyarrow  # noqa: F401
+
+
 def read_file(path: str | os.PathLike[str]) -> bytes:
     """All bytes of a file, in as few system calls as a read can take."""
     fd = os.open(path, os.O_RDONLY)
@@ -55,6 +63,27 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
         return b"".join(parts)
     finally:
         os.close(fd)
+
+
+def prefetch(items: list[Item]) -> None:
+    """Ask the kernel to start reading every image file of the chunk now, so that reads
+    from disk overlap instead of waiting one by one (a no-op for files already cached)."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:
+        return
+    for item in items:
+        if isinstance(item, Rejection):
+            continue
+        for ref in item.get("images", ()):
+            if isinstance(ref, ImageRef) and ref.data is None and ref.path is not None:
+                try:
+                    fd = os.open(ref.path, os.O_RDONLY)
+                except OSError:
+                    continue  # reported when the image is read
+                try:
+                    advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                finally:
+                    os.close(fd)
 
 
 def resolve_image(ref: Any, max_pixels: int, full_decode: bool) -> dict[str, Any]:
@@ -109,6 +138,7 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
     """Check every item of the chunk and write the good ones to `job.shard`."""
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
+    prefetch(job.items)
     for item in job.items:
         if isinstance(item, Rejection):
             outcomes.append(item)

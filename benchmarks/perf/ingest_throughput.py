@@ -4,13 +4,17 @@
 
 Generates (once, cached under a temp folder) a COCO-format corpus of small, varied,
 seeded JPEGs with five captions each, then for each corpus size measures in separate
-subprocesses, each run once to warm the page cache and then `--repeat` times (median kept):
+subprocesses, each run `--repeat` times after one untimed run (median kept):
 
 - raw: parse annotations/captions_val2017.json and read every listed image's bytes;
-- ingest: `build(ADAPTERS.get("coco-captions")(), root)` into a scratch dataset home.
+- ingest: `build(ADAPTERS.get("coco-captions")(), root, workers=N)` into a scratch
+  dataset home, for each N in `--ingest-workers`.
 
-Reports images/s, MB/s, the ratio ingest/raw throughput (target >= 0.8) and the peak
-RSS of each subprocess, at two corpus sizes so memory growth with size is visible.
+Both are measured with the corpus in the page cache ("warm": the CPU-bound worst case)
+and with the corpus's files evicted from it before every run ("cold": read from disk,
+as a corpus is when it is ingested for real). Reports images/s, the ratio ingest/raw
+throughput (target >= 0.8) and the peak RSS of the building process and of its largest
+worker, at two corpus sizes so memory growth with size is visible.
 """
 
 from __future__ import annotations
@@ -148,44 +152,88 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def raw_read(root: Path) -> dict[str, Any]:
+def corpus_files(root: Path) -> list[Path]:
+    with (root / ANNOTATION).open("rb") as handle:
+        names = [image["file_name"] for image in json.load(handle)["images"]]
+    return [root / ANNOTATION, *(root / IMAGE_DIR / name for name in names)]
+
+
+def evict(files: list[Path]) -> None:
+    """Drop the files' pages from the page cache (no root needed), after flushing writes
+    so that earlier runs' output does not compete with this run for the disk."""
+    os.sync()
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def _read_ahead(paths: list[Path]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        finally:
+            os.close(fd)
+
+
+def raw_read(root: Path, read_ahead: bool = False) -> dict[str, Any]:
+    """The annotation JSON and every listed image's bytes; with `read_ahead`, the kernel is
+    asked to start reading each next 1,024 files first, as the ingest does per chunk."""
     started = time.perf_counter()
     with (root / ANNOTATION).open("rb") as handle:
         data = json.load(handle)
+    paths = [root / IMAGE_DIR / image["file_name"] for image in data["images"]]
     total = 0
-    for image in data["images"]:
-        total += len((root / IMAGE_DIR / image["file_name"]).read_bytes())
+    for start in range(0, len(paths), 1024):
+        if read_ahead:
+            _read_ahead(paths[start:start + 1024])
+        for path in paths[start:start + 1024]:
+            total += len(path.read_bytes())
     return {"seconds": time.perf_counter() - started, "images": len(data["images"]),
             "bytes": total}
 
 
-def ingest(root: Path, home: Path) -> dict[str, Any]:
+def ingest(root: Path, home: Path, workers: int) -> dict[str, Any]:
     from mmbench.adapters import ADAPTERS
     from mmbench.data import build
 
     adapter = ADAPTERS.get("coco-captions")()
     started = time.perf_counter()
-    report = build(adapter, root, home=home)
+    report = build(adapter, root, home=home, workers=workers)
     seconds = time.perf_counter() - started
     shutil.rmtree(home, ignore_errors=True)
     return {"seconds": seconds, "images": report.kept, "rejected": report.rejected}
 
 
-def worker(mode: str, root: Path, home: Path, repeat: int, profile: Path | None) -> None:
-    """Time one mode after a warm-up run; print the median, with peak RSS, as one JSON line."""
+def worker(mode: str, root: Path, home: Path, repeat: int, workers: int, cold: bool,
+           profile: Path | None) -> None:
+    """Time one mode after an untimed run; print the median, with peak RSS, as one JSON line."""
     if mode == "ingest":  # the baseline is the RSS of the libraries a build imports
         import datasets.arrow_writer  # noqa: F401
         import PIL.Image  # noqa: F401
 
         import mmbench.data  # noqa: F401
     baseline = _peak_rss_mb()
-    run = (lambda: raw_read(root)) if mode == "raw" else (lambda: ingest(root, home))
+    files = corpus_files(root)
+
+    def run() -> dict[str, Any]:
+        if cold:
+            evict(files)
+        if mode == "ingest":
+            return ingest(root, home, workers)
+        return raw_read(root, read_ahead=mode == "raw-read-ahead")
+
     first = run()  # warms the page cache (and imports); not counted
     runs = [run() for _ in range(repeat)]
     result = runs[0]
-    result.update(mode=mode, first_seconds=first["seconds"], baseline_rss_mb=baseline,
-                  seconds=statistics.median(r["seconds"] for r in runs),
-                  all_seconds=[r["seconds"] for r in runs], peak_rss_mb=_peak_rss_mb())
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result.update(mode=mode, workers=workers, cold=cold, first_seconds=first["seconds"],
+                  baseline_rss_mb=baseline, seconds=statistics.median(r["seconds"] for r in runs),
+                  all_seconds=[r["seconds"] for r in runs], peak_rss_mb=_peak_rss_mb(),
+                  worker_peak_rss_mb=children)
     if profile is not None:  # a third, unmeasured run: the profiler's overhead skews timings
         import cProfile
         import pstats
@@ -197,10 +245,12 @@ def worker(mode: str, root: Path, home: Path, repeat: int, profile: Path | None)
     print(json.dumps(result))
 
 
-def measure(mode: str, root: Path, home: Path, repeat: int, profile: Path | None
-            ) -> dict[str, Any]:
+def measure(mode: str, root: Path, home: Path, repeat: int, workers: int, cold: bool,
+            profile: Path | None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", mode, "--root", str(root), "--home", str(home),
-           "--repeat", str(repeat)]
+           "--repeat", str(repeat), "--ingest-workers", str(workers)]
+    if cold:
+        cmd.append("--cold")
     if profile is not None:
         cmd += ["--profile", str(profile)]
     # The checkout's mmbench, whether or not it is pip-installed.
@@ -212,39 +262,45 @@ def measure(mode: str, root: Path, home: Path, repeat: int, profile: Path | None
 
 # --- driver --------------------------------------------------------------------------------
 
-def _row(n: int, raw: dict[str, Any], ing: dict[str, Any]) -> dict[str, Any]:
+def _row(n: int, raw: dict[str, Any], ahead: dict[str, Any], ing: dict[str, Any]
+         ) -> dict[str, Any]:
     mb = raw["bytes"] / 1e6
     return {
-        "images": n, "image_mb": round(mb, 1),
+        "images": n, "image_mb": round(mb, 1), "cache": "cold" if raw["cold"] else "warm",
+        "workers": ing["workers"],
         "raw_s": round(raw["seconds"], 3), "ingest_s": round(ing["seconds"], 3),
         "raw_runs_s": [round(x, 3) for x in raw["all_seconds"]],
         "ingest_runs_s": [round(x, 3) for x in ing["all_seconds"]],
         "raw_img_per_s": round(n / raw["seconds"]), "ingest_img_per_s": round(n / ing["seconds"]),
-        "raw_mb_per_s": round(mb / raw["seconds"], 1),
-        "ingest_mb_per_s": round(mb / ing["seconds"], 1),
         "ratio": round(raw["seconds"] / ing["seconds"], 3),
+        "raw_read_ahead_s": round(ahead["seconds"], 3),
+        "ratio_vs_read_ahead": round(ahead["seconds"] / ing["seconds"], 3),
         "raw_peak_rss_mb": round(raw["peak_rss_mb"], 1),
         "ingest_baseline_rss_mb": round(ing["baseline_rss_mb"], 1),
         "ingest_peak_rss_mb": round(ing["peak_rss_mb"], 1),
+        "ingest_worker_peak_rss_mb": round(ing["worker_peak_rss_mb"], 1),
         "kept": ing["images"], "rejected": ing["rejected"],
     }
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    head = (f"{'images':>7} {'MB':>6} {'raw s':>7} {'ingest s':>8} {'raw img/s':>10} "
-            f"{'ingest img/s':>12} {'ratio':>6} {'raw RSS MB':>10} {'ingest RSS base/peak MB':>23}")
-    print(head)
+    print(f"{'images':>7} {'MB':>6} {'cache':>5} {'workers':>7} {'raw s':>7} {'ahead s':>7} "
+          f"{'ingest s':>8} {'raw img/s':>9} {'ingest img/s':>12} {'ratio':>6} {'/ahead':>6}  "
+          f"{'RSS MB raw':>10} {'ingest base/peak/worker':>23}")
     for r in rows:
-        print(f"{r['images']:>7} {r['image_mb']:>6} {r['raw_s']:>7} {r['ingest_s']:>8} "
-              f"{r['raw_img_per_s']:>10} {r['ingest_img_per_s']:>12} {r['ratio']:>6} "
-              f"{r['raw_peak_rss_mb']:>10} "
-              f"{r['ingest_baseline_rss_mb']:>15} / {r['ingest_peak_rss_mb']:>5}")
+        print(f"{r['images']:>7} {r['image_mb']:>6} {r['cache']:>5} {r['workers']:>7} "
+              f"{r['raw_s']:>7} {r['raw_read_ahead_s']:>7} {r['ingest_s']:>8} "
+              f"{r['raw_img_per_s']:>9} {r['ingest_img_per_s']:>12} {r['ratio']:>6} "
+              f"{r['ratio_vs_read_ahead']:>6}  {r['raw_peak_rss_mb']:>10} "
+              f"{r['ingest_baseline_rss_mb']:>9} / {r['ingest_peak_rss_mb']:>5} / "
+              f"{r['ingest_worker_peak_rss_mb']:>5}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cache = Path(args.cache_dir or Path(tempfile.gettempdir()) / "mmbench-bench-ingest")
     cache = cache / f"v{GENERATOR_VERSION}-seed{args.seed}"  # new generator, new cache
     sizes = sorted({min(args.small, args.images), args.images})
+    states = {"warm": [False], "cold": [True], "both": [False, True]}[args.cache]
     started = time.perf_counter()
     ensure_images(cache / "pool", args.images, args.seed, args.workers)
     print(f"corpus ready in {time.perf_counter() - started:.1f}s under {cache}", flush=True)
@@ -252,12 +308,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for n in sizes:
         root = make_corpus(cache / "pool", cache, n, args.seed)
         home = cache / f"home-{n}"
-        profile = Path(args.profile_dir) / f"ingest-{n}.txt" if args.profile_dir else None
-        if profile is not None:
-            profile.parent.mkdir(parents=True, exist_ok=True)
-        raw = measure("raw", root, home, args.repeat, None)
-        ing = measure("ingest", root, home, args.repeat, profile)
-        rows.append(_row(n, raw, ing))
+        for cold in states:
+            raw = measure("raw", root, home, args.repeat, 1, cold, None)
+            ahead = measure("raw-read-ahead", root, home, args.repeat, 1, cold, None)
+            for workers in args.ingest_workers:
+                profile = None
+                if args.profile_dir:
+                    profile = Path(args.profile_dir) / f"ingest-{n}-w{workers}-{int(cold)}.txt"
+                    profile.parent.mkdir(parents=True, exist_ok=True)
+                ing = measure("ingest", root, home, args.repeat, workers, cold, profile)
+                rows.append(_row(n, raw, ahead, ing))
+                print(json.dumps(rows[-1]), flush=True)
     _print_table(rows)
     return {"benchmark": "ingest_throughput", "adapter": "coco-captions", "seed": args.seed,
             "target_ratio": 0.8, "rows": rows,
@@ -266,26 +327,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "command": " ".join([Path(sys.executable).name, *sys.argv])}
 
 
+def _worker_counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20000, help="largest corpus size")
     parser.add_argument("--small", type=int, default=5000, help="smaller corpus size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="timed runs after one warm-up run; the median is reported")
+                        help="timed runs after one untimed run; the median is reported")
+    parser.add_argument("--cache", choices=["warm", "cold", "both"], default="both",
+                        help="page cache state of the corpus before each run")
+    parser.add_argument("--ingest-workers", type=_worker_counts,
+                        default=[1, os.cpu_count() or 1],
+                        help="comma-separated worker counts to build with (default 1,CPUs)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/ingest.json"))
     parser.add_argument("--cache-dir", default=None, help="generated corpus cache (temp dir)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for generating images")
     parser.add_argument("--profile-dir", default=None,
                         help="write a cProfile summary of each ingest here")
-    parser.add_argument("--worker", choices=["raw", "ingest"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["raw", "raw-read-ahead", "ingest"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.root, args.home, args.repeat, args.profile)
+        worker(args.worker, args.root, args.home, args.repeat, args.ingest_workers[0],
+               args.cold, args.profile)
         return
     result = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
