@@ -9,13 +9,13 @@ in an earlier chunk, is left to the builder, which reads the outcomes in chunk o
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mmbench.adapters.base import ImageRef, Item, Rejection
 from mmbench.images import BadImage, inspect_image
+from mmbench.read_ahead import ReadAhead
 from mmbench.schema import SchemaError, features, validate
 
 # Rows per chunk: one shard file each, and the unit of work handed to a worker process.
@@ -49,44 +49,15 @@ def import_libraries() -> None:
     import pyarrow  # noqa: F401
 
 
-def read_file(path: str | os.PathLike[str]) -> bytes:
-    """All bytes of a file, in as few system calls as a read can take."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        want = os.fstat(fd).st_size + 1
-        data = os.read(fd, want)
-        if len(data) < want:  # a short read of a regular file is its end
-            return data
-        parts = [data]  # the file grew since fstat, or is not a regular file
-        while chunk := os.read(fd, 1 << 20):
-            parts.append(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+def _image_paths(items: list[Item]) -> list[Any]:
+    """The files the chunk's records will read, in the order they will be read."""
+    return [ref.path for item in items if not isinstance(item, Rejection)
+            for ref in item.get("images", ())
+            if isinstance(ref, ImageRef) and ref.data is None and ref.path is not None]
 
 
-def prefetch(items: list[Item]) -> None:
-    """Ask the kernel to start reading every image file of the chunk now, so that reads
-    from disk overlap instead of waiting one by one (a no-op for files already cached)."""
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:
-        return
-    for item in items:
-        if isinstance(item, Rejection):
-            continue
-        for ref in item.get("images", ()):
-            if isinstance(ref, ImageRef) and ref.data is None and ref.path is not None:
-                try:
-                    fd = os.open(ref.path, os.O_RDONLY)
-                except OSError:
-                    continue  # reported when the image is read
-                try:
-                    advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-                finally:
-                    os.close(fd)
-
-
-def resolve_image(ref: Any, max_pixels: int, full_decode: bool) -> dict[str, Any]:
+def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool
+                  ) -> dict[str, Any]:
     """An `ImageRef` -> the record's image dict (bytes as published, sha256, size, format)."""
     if not isinstance(ref, ImageRef):
         raise BadImage(f"adapter yielded an image of type {type(ref).__name__}, not ImageRef")
@@ -95,7 +66,7 @@ def resolve_image(ref: Any, max_pixels: int, full_decode: bool) -> dict[str, Any
         if ref.path is None:
             raise BadImage(f"image {ref.name}: neither bytes nor a path")
         try:
-            data = read_file(ref.path)
+            data = files.read(ref.path)
         except FileNotFoundError:
             raise BadImage(f"missing image file: {ref.name}") from None
         except OSError as err:
@@ -122,12 +93,12 @@ def canonical(record: dict[str, Any]) -> bytes:
     return _CANON.encode(canon).encode()
 
 
-def finish(item: dict[str, Any], split: str, max_pixels: int, full_decode: bool
-           ) -> dict[str, Any]:
+def finish(item: dict[str, Any], split: str, files: ReadAhead, max_pixels: int,
+           full_decode: bool) -> dict[str, Any]:
     """The adapter's item as a checked record; raises BadImage or SchemaError."""
     record = dict(item)  # shallow: a rejected item still shows what the adapter yielded
     record["split"] = split
-    record["images"] = [resolve_image(ref, max_pixels, full_decode)
+    record["images"] = [resolve_image(ref, files, max_pixels, full_decode)
                         for ref in record.get("images", [])]
     # The sha256 values were just computed from these bytes; hashing again is waste.
     validate(record, check_digests=False)
@@ -135,23 +106,34 @@ def finish(item: dict[str, Any], split: str, max_pixels: int, full_decode: bool
 
 
 def run_chunk(job: ChunkJob) -> list[Outcome]:
-    """Check every item of the chunk and write the good ones to `job.shard`."""
+    """Check every item of the chunk and write the good ones to `job.shard`, a record batch
+    at a time (so a worker holds at most one batch of image bytes)."""
     outcomes: list[Outcome] = []
     rows: list[dict[str, Any]] = []
-    prefetch(job.items)
-    for item in job.items:
-        if isinstance(item, Rejection):
-            outcomes.append(item)
-            continue
-        try:
-            record = finish(item, job.split, job.max_pixels, job.full_decode)
-        except (BadImage, SchemaError) as err:
-            outcomes.append(Rejection(*locate(item), str(err)))
-            continue
-        rows.append(record)
-        outcomes.append((record["id"], canonical(record)))
-    if rows:
-        write_shard(Path(job.shard), rows)
+    writer: ShardWriter | None = None
+    try:
+        with ReadAhead(_image_paths(job.items)) as files:
+            for item in job.items:
+                if isinstance(item, Rejection):
+                    outcomes.append(item)
+                    continue
+                try:
+                    record = finish(item, job.split, files, job.max_pixels, job.full_decode)
+                except (BadImage, SchemaError) as err:
+                    outcomes.append(Rejection(*locate(item), str(err)))
+                    continue
+                rows.append(record)
+                outcomes.append((record["id"], canonical(record)))
+                if len(rows) == BATCH_ROWS:
+                    writer = writer or ShardWriter(Path(job.shard))
+                    writer.write_rows(rows)
+                    rows = []
+        if rows:
+            writer = writer or ShardWriter(Path(job.shard))
+            writer.write_rows(rows)
+    finally:
+        if writer is not None:
+            writer.close()
     return outcomes
 
 

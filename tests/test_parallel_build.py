@@ -14,7 +14,6 @@ import pytest
 
 from mmbench import data
 from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection
-from mmbench.ingest_chunk import read_file
 from mmbench.schema import make_record
 from tests.fakes._images import image_bytes
 
@@ -126,11 +125,11 @@ def test_a_daemonic_process_builds_without_workers(monkeypatch: pytest.MonkeyPat
     assert data._usable_workers(4) == 1
 
 
-def test_read_file_reads_whole_files_of_any_size(tmp_path: Path) -> None:
-    big = bytes(range(256)) * 12_289  # over 3 MB, not a multiple of any read size
-    (tmp_path / "big").write_bytes(big)
-    (tmp_path / "empty").write_bytes(b"")
-    assert read_file(tmp_path / "big") == big
-    assert read_file(str(tmp_path / "empty")) == b""
-    with pytest.raises(IsADirectoryError):
-        read_file(tmp_path)
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    _build(corpus, tmp_path / "home", monkeypatch, 4, 2)
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == frozen

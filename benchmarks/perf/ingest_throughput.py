@@ -227,12 +227,15 @@ def worker(mode: str, root: Path, home: Path, repeat: int, workers: int, cold: b
         return raw_read(root, read_ahead=mode == "raw-read-ahead")
 
     first = run()  # warms the page cache (and imports); not counted
+    # Peak memory of one build in a fresh process, as `mmbench ingest` runs it: later runs
+    # would fork workers from a parent whose heap still holds the earlier runs' pages.
+    peak = _peak_rss_mb()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     runs = [run() for _ in range(repeat)]
     result = runs[0]
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result.update(mode=mode, workers=workers, cold=cold, first_seconds=first["seconds"],
                   baseline_rss_mb=baseline, seconds=statistics.median(r["seconds"] for r in runs),
-                  all_seconds=[r["seconds"] for r in runs], peak_rss_mb=_peak_rss_mb(),
+                  all_seconds=[r["seconds"] for r in runs], peak_rss_mb=peak,
                   worker_peak_rss_mb=children)
     if profile is not None:  # a third, unmeasured run: the profiler's overhead skews timings
         import cProfile
