@@ -123,8 +123,9 @@ def _adapter_parser(adapter_name: str) -> tuple[argparse.ArgumentParser, Any]:
     parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is rejected")
     parser.add_argument("--max-pixels", type=int, help="reject larger images (decompression bombs)")
     parser.add_argument("--full-decode", action="store_true", help="decode every image fully")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes that read, check and write images (default: CPU count)")
+    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+                        help="processes that read, check and write images "
+                             "(default: the CPU count, at most 8)")
     group = parser.add_argument_group(f"{adapter_name} options")
     for f in dataclasses.fields(adapter_cls):
         flag = "--" + f.name.replace("_", "-")

@@ -282,6 +282,8 @@ def _row(n: int, raw: dict[str, Any], ahead: dict[str, Any], ing: dict[str, Any]
         "ingest_baseline_rss_mb": round(ing["baseline_rss_mb"], 1),
         "ingest_peak_rss_mb": round(ing["peak_rss_mb"], 1),
         "ingest_worker_peak_rss_mb": round(ing["worker_peak_rss_mb"], 1),
+        # What the build holds beyond a bare read (which holds the parsed annotations too).
+        "ingest_over_raw_rss_mb": round(ing["peak_rss_mb"] - raw["peak_rss_mb"], 1),
         "kept": ing["images"], "rejected": ing["rejected"],
     }
 
@@ -289,14 +291,14 @@ def _row(n: int, raw: dict[str, Any], ahead: dict[str, Any], ing: dict[str, Any]
 def _print_table(rows: list[dict[str, Any]]) -> None:
     print(f"{'images':>7} {'MB':>6} {'cache':>5} {'workers':>7} {'raw s':>7} {'ahead s':>7} "
           f"{'ingest s':>8} {'raw img/s':>9} {'ingest img/s':>12} {'ratio':>6} {'/ahead':>6}  "
-          f"{'RSS MB raw':>10} {'ingest base/peak/worker':>23}")
+          f"{'RSS MB raw':>10} {'ingest base/peak/worker':>23} {'ingest-raw':>10}")
     for r in rows:
         print(f"{r['images']:>7} {r['image_mb']:>6} {r['cache']:>5} {r['workers']:>7} "
               f"{r['raw_s']:>7} {r['raw_read_ahead_s']:>7} {r['ingest_s']:>8} "
               f"{r['raw_img_per_s']:>9} {r['ingest_img_per_s']:>12} {r['ratio']:>6} "
               f"{r['ratio_vs_read_ahead']:>6}  {r['raw_peak_rss_mb']:>10} "
               f"{r['ingest_baseline_rss_mb']:>9} / {r['ingest_peak_rss_mb']:>5} / "
-              f"{r['ingest_worker_peak_rss_mb']:>5}")
+              f"{r['ingest_worker_peak_rss_mb']:>5} {r['ingest_over_raw_rss_mb']:>10}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
