@@ -7,33 +7,22 @@ memory-maps, written chunk by chunk by `mmbench.ingest_chunk`.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mmbench.adapters.base import Adapter, Item, Rejection, require_root
+from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
-from mmbench.ingest_chunk import (
-    CHUNK_ROWS,
-    ChunkJob,
-    Outcome,
-    ShardWriter,
-    import_libraries,
-    locate,
-    run_chunk,
-    write_shard,
-)
+from mmbench.ingest_chunk import CHUNK_ROWS, ChunkJob, Outcome, ShardWriter, locate, write_shard
 from mmbench.schema import SCHEMA_VERSION
 
 
@@ -147,7 +136,7 @@ class _Split:
             rid, canon = outcome
             if rid in self.seen_ids:
                 reason = f"duplicate id: {rid!r} (first seen in split {self.seen_ids[rid]!r})"
-                self.reject(Rejection(*locate(item), reason))  # type: ignore[arg-type]  # kept: a dict
+                self.reject(Rejection(*locate(cast(dict[str, Any], item)), reason))
                 duplicates.append(row)
             else:
                 self.seen_ids[rid] = self.split
@@ -197,80 +186,6 @@ def _drop_rows(shard: Path, rows: list[int]) -> None:
     tmp.replace(shard)
 
 
-def _usable_workers(workers: int) -> int:
-    """Worker processes to use: fork is needed (workers inherit the adapter's registry), and a
-    daemonic process (a worker of some pool) may not start children."""
-    import multiprocessing
-
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods() \
-            or multiprocessing.current_process().daemon:
-        return 1
-    return workers
-
-
-# Allocations between young-generation collections while building (Python's default: 700).
-BUILD_GC_THRESHOLD = 100_000
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect garbage less often while building: a build allocates millions of short-lived,
-    acyclic objects, and each collection of the old generation walks every live one (the
-    adapter's parsed annotations too). Objects alive before the build are frozen out of
-    collections altogether (unless the caller froze some), which also spares forked
-    workers from touching, and so copying, the memory they inherit."""
-    threshold = gc.get_threshold()
-    freeze = gc.get_freeze_count() == 0
-    if freeze:
-        gc.freeze()
-    gc.set_threshold(BUILD_GC_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        if freeze:
-            gc.unfreeze()
-
-
-@contextmanager
-def _worker_pool(workers: int) -> Iterator[Any]:
-    """A pool of `workers` forked processes, started now, or None for no workers.
-
-    Started before the adapter reads anything: a worker forked later would inherit the
-    adapter's parsed annotations, and each of its garbage collections would walk them.
-    """
-    if workers <= 1:
-        yield None
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import_libraries()
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pool.submit(int).result()  # with fork, the first task starts every worker
-        yield pool
-
-
-def _run_chunks(jobs: Iterator[ChunkJob], pool: Any, workers: int
-                ) -> Iterator[tuple[ChunkJob, list[Outcome]]]:
-    """(job, outcomes) in job order; chunks run here or in the pool's processes while this
-    one goes on reading the corpus (at most two chunks per worker in flight)."""
-    if pool is None:
-        for job in jobs:
-            yield job, run_chunk(job)
-        return
-    pending: deque[tuple[ChunkJob, Future[list[Outcome]]]] = deque()
-    for job in jobs:
-        pending.append((job, pool.submit(run_chunk, job)))
-        if len(pending) >= 2 * workers:
-            done, future = pending.popleft()
-            yield done, future.result()
-    while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
-
-
 def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None = None,
           home: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
           full_decode: bool = False, workers: int = 1) -> IngestReport:
@@ -290,7 +205,7 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     staging = base / f".{name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    workers = _usable_workers(workers)
+    workers = usable_workers(workers)
     hasher = hashlib.sha256(f"mmbench-schema-{SCHEMA_VERSION}".encode())
     seen_ids: dict[str, str] = {}
     report = IngestReport(name=name, path=str(final), fingerprint="")
@@ -300,18 +215,18 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
         sizes: dict[str, int] = {}
         shards: dict[str, list[str]] = {}
         with (staging / "rejections.jsonl").open("w", encoding="utf-8") as rejections, \
-                _fewer_collections(), _worker_pool(workers) as pool:
+                fewer_collections(), worker_pool(workers) as pool:
             for split in splits:
                 hasher.update(f"split:{split}".encode())
                 folder = staging / split
                 folder.mkdir()
-                outcome = _Split(split, report, seen_ids, hasher, rejections)
+                tally = _Split(split, report, seen_ids, hasher, rejections)
                 jobs = _chunk_jobs(adapter.examples(corpus_root, split), split, folder,
                                    max_pixels, full_decode)
-                for job, outcomes in _run_chunks(jobs, pool, workers):
-                    outcome.take(job, outcomes)
-                shards[split] = outcome.seal(folder)
-                sizes[split] = outcome.rep.kept
+                for job, outcomes in run_chunks(jobs, pool, workers):
+                    tally.take(job, outcomes)
+                shards[split] = tally.seal(folder)
+                sizes[split] = tally.rep.kept
         report.fingerprint = hasher.hexdigest()
         info = DatasetInfo(
             name=name, adapter=adapter.name, adapter_version=adapter.version,

@@ -14,6 +14,7 @@ import pytest
 
 from mmbench import data
 from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection
+from mmbench.chunk_pool import usable_workers
 from mmbench.schema import make_record
 from tests.fakes._images import image_bytes
 
@@ -120,9 +121,9 @@ def test_shards_are_named_in_row_order_and_an_empty_split_has_one(
 
 
 def test_a_daemonic_process_builds_without_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert data._usable_workers(4) == 4
+    assert usable_workers(4) == 4
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
-    assert data._usable_workers(4) == 1
+    assert usable_workers(4) == 1
 
 
 def test_a_build_leaves_the_garbage_collector_as_it_found_it(
