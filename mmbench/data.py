@@ -214,7 +214,9 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
         splits = adapter.splits(corpus_root)
         sizes: dict[str, int] = {}
         shards: dict[str, list[str]] = {}
-        with (staging / "rejections.jsonl").open("w", encoding="utf-8") as rejections, \
+        # backslashreplace: a lone surrogate in a name is written as its JSON escape
+        with (staging / "rejections.jsonl").open("w", encoding="utf-8",
+                                                 errors="backslashreplace") as rejections, \
                 fewer_collections(), worker_pool(workers) as pool:
             for split in splits:
                 hasher.update(f"split:{split}".encode())
@@ -237,7 +239,8 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
         payload = {**asdict(info), "extra": corpus.extra, "shards": shards,
                    "ingest": {"read": report.read, "kept": report.kept,
                               "rejected": report.rejected}}
-        (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False),
+                                           encoding="utf-8", errors="backslashreplace")
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
     finally:

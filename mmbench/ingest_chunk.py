@@ -77,6 +77,11 @@ def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool
         facts = inspect_image(data, max_pixels=max_pixels, full_decode=full_decode)
     except BadImage as err:
         raise BadImage(f"{err} ({ref.name})") from None
+    if not ref.name.isascii():
+        try:
+            ref.name.encode()
+        except UnicodeEncodeError:
+            raise BadImage(f"image name {ref.name!r} is not valid UTF-8") from None
     facts["bytes"] = data
     facts["path"] = ref.name
     return facts
@@ -89,10 +94,43 @@ def locate(item: dict[str, Any]) -> tuple[str, str]:
 
 
 def canonical(record: dict[str, Any]) -> bytes:
-    """The record as the fingerprint sees it: sorted JSON with image bytes as their sha256."""
+    """The record as the fingerprint sees it: sorted JSON with image bytes as their sha256.
+
+    Encoding it is also the check that every text is valid Unicode: a lone surrogate
+    (which JSON's "\\ud800" escapes can carry) cannot be stored as UTF-8.
+    """
     canon = dict(record)
     canon["images"] = [img["sha256"] for img in record["images"]]
-    return _CANON.encode(canon).encode()
+    try:
+        return _CANON.encode(canon).encode()
+    except UnicodeEncodeError:
+        raise SchemaError(f"record {record['id']!r}: field '{_unencodable(record)}' is not "
+                          f"valid Unicode (it holds a lone surrogate)") from None
+
+
+def _unencodable(record: dict[str, Any]) -> str:
+    """The first field (or list element) of `record` that UTF-8 cannot encode."""
+    def bad(text: Any) -> bool:
+        try:
+            json.dumps(text, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    for name, value in record.items():
+        if name == "images":  # their paths are checked when read; the rest is not text
+            continue
+        if isinstance(value, list):
+            for i, element in enumerate(value):
+                if bad(element):
+                    return f"{name}[{i}]"
+        elif isinstance(value, dict):
+            for key, element in value.items():
+                if bad(key) or bad(element):
+                    return f"{name}.{key}"
+        elif bad(value):
+            return name
+    return "?"
 
 
 def finish(item: dict[str, Any], split: str, files: ReadAhead, max_pixels: int,
@@ -121,11 +159,12 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
                     continue
                 try:
                     record = finish(item, job.split, files, job.max_pixels, job.full_decode)
+                    canon = canonical(record)
                 except (BadImage, SchemaError) as err:
                     outcomes.append(Rejection(*locate(item), str(err)))
                     continue
                 rows.append(record)
-                outcomes.append((record["id"], canonical(record)))
+                outcomes.append((record["id"], canon))
                 if len(rows) == BATCH_ROWS:
                     writer = writer or ShardWriter(Path(job.shard))
                     writer.write_rows(rows)

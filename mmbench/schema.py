@@ -92,6 +92,7 @@ def empty_record() -> dict[str, Any]:
 
 
 _FIELD_SET = frozenset(FIELDS)
+INT32_MAX = 2**31 - 1  # label, labels, answer_index, width and height are int32 columns
 # One shared encoder (json.dumps builds one per call); same output as
 # json.dumps(sort_keys=True, ensure_ascii=False).
 _META_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
@@ -113,7 +114,8 @@ def _is_str_list(value: Any) -> bool:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A non-negative int that fits the int32 column it is stored in."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT32_MAX
 
 
 def _image_problem(i: int, image: Any, check_digest: bool) -> tuple[str, str] | None:
@@ -134,8 +136,8 @@ def _image_problem(i: int, image: Any, check_digest: bool) -> tuple[str, str] | 
         return f"{field}.sha256", "must be a hex sha256"
     for key in ("width", "height"):
         value = image[key]
-        if not isinstance(value, int) or value <= 0:
-            return f"{field}.{key}", "must be a positive int"
+        if not isinstance(value, int) or not 0 < value <= INT32_MAX:
+            return f"{field}.{key}", "must be a positive int32"
     return None
 
 
@@ -166,10 +168,10 @@ def _problem(record: dict[str, Any], check_digests: bool) -> tuple[str, str] | N
     for field in INT_FIELDS:
         value = record[field]
         if value is not None and not _is_count(value):
-            return field, "must be a non-negative int or None"
+            return field, "must be a non-negative int32 or None"
     labels = record["labels"]
-    if not isinstance(labels, list) or not all(isinstance(v, int) and v >= 0 for v in labels):
-        return "labels", "must be a list of non-negative int"
+    if not isinstance(labels, list) or not all(_is_count(v) for v in labels):
+        return "labels", "must be a list of non-negative int32"
     if record["answer_index"] is not None and record["answer_index"] >= len(record["choices"]):
         return "answer_index", "is out of range of choices"
     if not images and not record["captions"] and not any(record[f] for f in TEXT_FIELDS):

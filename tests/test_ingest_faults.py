@@ -102,3 +102,28 @@ def test_duplicate_id(tmp_path: Path, isolated_home: Path) -> None:
     _corpus(tmp_path / "corpus", "unused.png", None, duplicate=True)
     rejection = _ingest(tmp_path / "corpus", isolated_home)
     assert rejection["reason"] == "duplicate id: 'good.png' (first seen in split 'train')"
+
+
+def test_a_lone_surrogate_in_a_text_is_one_rejection(tmp_path: Path, isolated_home: Path) -> None:
+    """JSON may escape half a UTF-16 pair ("\\ud800"); such a text cannot be stored as UTF-8."""
+    root = tmp_path / "corpus"
+    _corpus(root, "bad.png", image_bytes(3))
+    lines = (root / "metadata.jsonl").read_text().splitlines()
+    lines[1] = '{"file_name": "bad.png", "caption": "half a pair \\ud800 here"}'
+    (root / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    rejection = _ingest(root, isolated_home)
+    assert rejection["reason"] == ("record 'bad.png': field 'captions[0]' is not valid Unicode "
+                                   "(it holds a lone surrogate)")
+
+
+def test_an_image_name_that_is_not_utf8_is_one_rejection(tmp_path: Path, isolated_home: Path
+                                                         ) -> None:
+    root = tmp_path / "corpus"
+    name = b"caf\xe9.png".decode("utf-8", "surrogateescape")  # a Latin-1 file name on disk
+    _corpus(root, "unused.png", None)
+    (root / name).write_bytes(image_bytes(4))
+    lines = (root / "metadata.jsonl").read_text().splitlines()
+    lines[1] = json.dumps({"file_name": "caf\udce9.png", "caption": "faulty"})
+    (root / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    rejection = _ingest(root, isolated_home)
+    assert rejection["reason"] == "image name 'caf\\udce9.png' is not valid UTF-8"

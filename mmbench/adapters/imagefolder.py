@@ -42,6 +42,9 @@ SPLIT_DIRS = ("train", "training", "validation", "valid", "val", "dev",
               "test", "testing", "eval", "evaluation")
 METADATA_NAMES = ("metadata.jsonl", "metadata.csv")
 FILE_COLUMN = "file_name"
+# Numeric labels are class indices 0..max when max is below this; above, a label such as
+# 3000000000 is an id-like name (and 0..max would not fit in memory).
+MAX_INDEX_LABEL = 100_000
 
 
 class _Reject(ValueError):
@@ -115,6 +118,11 @@ def _captions(row: dict[str, Any], column: str) -> list[str]:
     raise _Reject(f"field '{column}' must be a string or a list of strings")
 
 
+def _is_index(text: str) -> bool:
+    # ASCII only: str.isdigit() also accepts digits such as "²" that int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _label(value: Any, names: list[str] | None) -> int | None:
     if value is None or value == "":
         return None
@@ -123,7 +131,7 @@ def _label(value: Any, names: list[str] | None) -> int | None:
     text = str(value).strip()
     if names is not None and text in names:
         return names.index(text)
-    if names is not None and text.isdigit() and int(text) < len(names):
+    if names is not None and _is_index(text) and int(text) < len(names):
         return int(text)  # an index into the given class names
     raise _Reject(f"unknown label {value!r}")
 
@@ -203,8 +211,11 @@ class ImageFolderAdapter(Adapter):
         values = scan.labels | scan.folder_classes
         if not values:
             return None
-        if not scan.folder_classes and all(v.isdigit() for v in values):
-            return [str(i) for i in range(max(int(v) for v in values) + 1)]
+        if not scan.folder_classes and all(_is_index(v) for v in values):
+            top = max(int(v) for v in values)
+            if top < MAX_INDEX_LABEL:
+                return [str(i) for i in range(top + 1)]
+            return sorted(values, key=int)  # too sparse to be indices: the values are names
         return sorted(values)
 
     def info(self, root: Path) -> CorpusInfo:
@@ -213,7 +224,7 @@ class ImageFolderAdapter(Adapter):
         tasks: list[str] = []
         if names:
             tasks = ["classification", "linear-probe"]
-            if not all(n.isdigit() for n in names):
+            if not all(_is_index(n) for n in names):
                 tasks.append("zero-shot")  # only names that say something
         if scan.has_captions:
             tasks.append("retrieval")

@@ -229,3 +229,32 @@ def test_corpus_level_errors(tmp_path: Path) -> None:
     _write(tmp_path, {"metadata.jsonl": "", "metadata.csv": "file_name\n"})
     with pytest.raises(AdapterError, match="both metadata.jsonl and metadata.csv"):
         _adapter().splits(tmp_path)
+
+
+def _labelled_corpus(root: Path, labels: list[Any]) -> None:
+    root.mkdir()
+    for seed, _ in enumerate(labels):
+        (root / f"{seed}.png").write_bytes(image_bytes(seed))
+    (root / "metadata.jsonl").write_text("".join(
+        json.dumps({"file_name": f"{seed}.png", "label": label}) + "\n"
+        for seed, label in enumerate(labels)))
+
+
+def test_sparse_numeric_labels_are_names_not_indices(tmp_path: Path) -> None:
+    """A label such as 3000000000 is an id-like name: 0..max as class names would not fit."""
+    _labelled_corpus(tmp_path / "corpus", [3_000_000_000, 7, "7"])
+    report = ingest("imagefolder", tmp_path / "corpus", tmp_path / "home")
+    assert (report.read, report.kept) == (3, 3)
+    dataset = load("imagefolder", tmp_path / "home")["train"]
+    info = json.loads((tmp_path / "home" / "imagefolder" / "info.json").read_text())
+    assert info["class_names"] == ["7", "3000000000"]  # numeric order
+    assert dataset["label"] == [1, 0, 0]
+
+
+def test_a_non_ascii_digit_label_is_a_name(tmp_path: Path) -> None:
+    """"²" is a digit to str.isdigit() but not to int(): a name like any other."""
+    _labelled_corpus(tmp_path / "corpus", ["\u00b2", 1])
+    report = ingest("imagefolder", tmp_path / "corpus", tmp_path / "home")
+    assert (report.read, report.kept) == (2, 2)
+    info = json.loads((tmp_path / "home" / "imagefolder" / "info.json").read_text())
+    assert info["class_names"] == ["1", "\u00b2"]
