@@ -18,11 +18,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from mmbench.adapters.base import Adapter, Item, Rejection, require_root
+from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection, require_root
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
-from mmbench.ingest_chunk import CHUNK_ROWS, ChunkJob, Outcome, ShardWriter, locate, write_shard
+from mmbench.ingest_chunk import (
+    CHUNK_BYTES,
+    CHUNK_ROWS,
+    ChunkJob,
+    Outcome,
+    ShardWriter,
+    locate,
+    write_shard,
+)
 from mmbench.schema import SCHEMA_VERSION
 
 
@@ -99,14 +107,20 @@ def _reason_key(reason: str) -> str:
 
 def _chunk_jobs(items: Iterator[Item], split: str, folder: Path, max_pixels: int,
                 full_decode: bool) -> Iterator[ChunkJob]:
+    """Items in chunks of CHUNK_ROWS, or fewer when the image bytes an adapter yields in
+    hand (tar members, base64) reach CHUNK_BYTES: chunks in flight are held in memory."""
     chunk: list[Item] = []
+    held = 0
     index = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) == CHUNK_ROWS:
+        if not isinstance(item, Rejection):
+            held += sum(len(ref.data) for ref in item.get("images", ())
+                        if isinstance(ref, ImageRef) and ref.data is not None)
+        if len(chunk) == CHUNK_ROWS or held >= CHUNK_BYTES:
             yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
                            full_decode)
-            chunk, index = [], index + 1
+            chunk, held, index = [], 0, index + 1
     if chunk:
         yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
                        full_decode)

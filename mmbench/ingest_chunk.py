@@ -21,6 +21,8 @@ from mmbench.schema import SchemaError, features, validate
 
 # Rows per chunk: one shard file each, and the unit of work handed to a worker process.
 CHUNK_ROWS = 1024
+# Image bytes in hand per chunk, at most (about: the item that crosses it is included).
+CHUNK_BYTES = 64 << 20
 # Rows per Arrow record batch inside a shard.
 BATCH_ROWS = 256
 

@@ -40,6 +40,7 @@ KEPT = {"train": ["a", "b", "c", "x", "e"], "test": ["f"], "empty": []}
 @dataclass
 class ListedAdapter(Adapter):
     name: ClassVar[str] = "listed"
+    in_hand: bool = False  # yield the bytes of files that exist, as a tar adapter would
 
     def splits(self, root: Path) -> list[str]:
         return list(dict.fromkeys(split for split, _, _ in ITEMS))
@@ -51,7 +52,10 @@ class ListedAdapter(Adapter):
             if rid is None:
                 yield Rejection("list.txt", f"line {line}", "adapter says no")
                 continue
-            yield make_record(id=rid, images=[ImageRef(name=file, path=str(root / file))],
+            path = root / file
+            ref = (ImageRef(name=file, data=path.read_bytes()) if self.in_hand and path.is_file()
+                   else ImageRef(name=file, path=str(path)))
+            yield make_record(id=rid, images=[ref],
                               captions=[f"row {line}"],
                               source={"dataset": "listed", "file": "list.txt",
                                       "locator": f"line {line}"})
@@ -68,9 +72,11 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def _build(root: Path, home: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int,
-           workers: int) -> tuple[data.IngestReport, dict[str, Any], list[str]]:
+           workers: int, chunk_bytes: int = 1 << 30, in_hand: bool = False
+           ) -> tuple[data.IngestReport, dict[str, Any], list[str]]:
     monkeypatch.setattr(data, "CHUNK_ROWS", chunk_rows)
-    report = data.build(ListedAdapter(), root, home=home, workers=workers)
+    monkeypatch.setattr(data, "CHUNK_BYTES", chunk_bytes)
+    report = data.build(ListedAdapter(in_hand=in_hand), root, home=home, workers=workers)
     rows = {split: ds.to_list() for split, ds in data.load("listed", home).items()}
     rejections = (home / "listed" / "rejections.jsonl").read_text().splitlines()
     return report, rows, rejections
@@ -102,6 +108,18 @@ def test_chunking_and_workers_change_nothing_in_the_dataset(
     assert (report.read, report.kept, report.rejected) == (13, 6, 7)
     assert rows == reference[1]
     assert rejections == reference[2]
+
+
+def test_bytes_in_hand_cut_chunks_short(corpus: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _build(corpus, tmp_path / "one", monkeypatch, 1000, 1)
+    # a byte budget smaller than any image: each item with bytes in hand closes its chunk
+    report, rows, rejections = _build(corpus, tmp_path / "many", monkeypatch, 1000, 2,
+                                      chunk_bytes=1, in_hand=True)
+    assert report.fingerprint == reference[0].fingerprint
+    assert (rows, rejections) == (reference[1], reference[2])
+    shards = data.split_files("listed", tmp_path / "many")
+    assert len(shards["train"]) == 5  # a, b, c, x, e: one kept row per chunk
 
 
 def test_shards_are_named_in_row_order_and_an_empty_split_has_one(
