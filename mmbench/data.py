@@ -157,13 +157,13 @@ class _Split:
                 self.hasher.update(canon)
                 self.rep.kept += 1
             row += 1
+        shard = Path(job.shard)
         if row > len(duplicates):
-            shard = Path(job.shard)
             if duplicates:
                 _drop_rows(shard, duplicates)
             self.shards.append(shard)
-        elif row:  # every row written was a duplicate
-            Path(job.shard).unlink()
+        elif shard.exists():  # no row of it is kept
+            shard.unlink()
 
     def reject(self, rejection: Rejection) -> None:
         self.rep.rejected += 1

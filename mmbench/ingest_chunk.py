@@ -30,6 +30,10 @@ BATCH_ROWS = 256
 # json.dumps(sort_keys=True, ensure_ascii=False), so fingerprints do not change.
 _CANON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, check_circular=False)
 
+# What pyarrow raises for a value its column cannot hold (ArrowInvalid is a ValueError,
+# ArrowTypeError a TypeError).
+ARROW_ERRORS = (TypeError, ValueError, OverflowError)
+
 # A row the chunk wrote: its id and the canonical JSON that goes into the fingerprint.
 Kept = tuple[str, bytes]
 Outcome = Kept | Rejection
@@ -151,8 +155,8 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
     """Check every item of the chunk and write the good ones to `job.shard`, a record batch
     at a time (so a worker holds at most one batch of image bytes)."""
     outcomes: list[Outcome] = []
-    rows: list[dict[str, Any]] = []
-    writer: ShardWriter | None = None
+    batch: list[tuple[int, dict[str, Any]]] = []  # (outcome index, record)
+    shard = _LazyShard(Path(job.shard))
     try:
         with ReadAhead(_image_paths(job.items)) as files:
             for item in job.items:
@@ -165,19 +169,47 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
                 except (BadImage, SchemaError) as err:
                     outcomes.append(Rejection(*locate(item), str(err)))
                     continue
-                rows.append(record)
+                batch.append((len(outcomes), record))
                 outcomes.append((record["id"], canon))
-                if len(rows) == BATCH_ROWS:
-                    writer = writer or ShardWriter(Path(job.shard))
-                    writer.write_rows(rows)
-                    rows = []
-        if rows:
-            writer = writer or ShardWriter(Path(job.shard))
-            writer.write_rows(rows)
+                if len(batch) == BATCH_ROWS:
+                    shard.write(batch, outcomes, job.items)
+                    batch = []
+        shard.write(batch, outcomes, job.items)
     finally:
-        if writer is not None:
-            writer.close()
+        shard.close()
     return outcomes
+
+
+class _LazyShard:
+    """The chunk's shard file, created at its first row. A batch Arrow cannot take (which
+    validation should have prevented) is written row by row, and each row it still
+    refuses becomes a rejection instead of failing the whole build."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: ShardWriter | None = None
+
+    def write(self, batch: list[tuple[int, dict[str, Any]]], outcomes: list[Outcome],
+              items: list[Item]) -> None:
+        if not batch:
+            return
+        if self.writer is None:
+            self.writer = ShardWriter(self.path)
+        try:
+            self.writer.write_rows([record for _, record in batch])
+            return
+        except ARROW_ERRORS:
+            pass
+        for at, record in batch:
+            try:
+                self.writer.write_rows([record])
+            except ARROW_ERRORS as err:
+                reason = f"record {record['id']!r} cannot be stored in Arrow: {err}"
+                outcomes[at] = Rejection(*locate(items[at]), reason)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 @functools.cache

@@ -152,3 +152,26 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(
     _build(corpus, tmp_path / "home", monkeypatch, 4, 2)
     assert gc.get_threshold() == threshold
     assert gc.get_freeze_count() == frozen
+
+
+def test_a_row_arrow_refuses_is_rejected_not_fatal(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation should stop such rows first; if one gets through, only it is lost."""
+    from mmbench import ingest_chunk
+
+    write_rows = ingest_chunk.ShardWriter.write_rows
+
+    def refuse_b(self: Any, rows: list[dict[str, Any]]) -> None:
+        if any(row["id"] in ("b", "f") for row in rows):
+            raise ValueError("cannot convert")
+        write_rows(self, rows)
+
+    monkeypatch.setattr(ingest_chunk.ShardWriter, "write_rows", refuse_b)
+    report, rows, rejections = _build(corpus, tmp_path / "home", monkeypatch, 4, 1)
+    assert [r["id"] for r in rows["train"]] == ["a", "c", "x", "e"]
+    assert rows["test"] == []  # its only kept row was refused: no shard left behind
+    assert (report.read, report.kept, report.rejected) == (13, 4, 9)
+    reasons = [json.loads(line)["reason"] for line in rejections]
+    assert "record 'b' cannot be stored in Arrow: cannot convert" in reasons
+    assert [p.name for p in data.split_files("listed", tmp_path / "home")["test"]] == [
+        "data-00000-of-00001.arrow"]
