@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from mmbench.adapters.base import Adapter, ImageRef, Item, Rejection, require_root
+from mmbench.adapters.base import (
+    Adapter,
+    AdapterError,
+    ImageRef,
+    Item,
+    Rejection,
+    is_plain_name,
+    require_root,
+)
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
@@ -226,6 +234,10 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     try:
         corpus = adapter.info(corpus_root)
         splits = adapter.splits(corpus_root)
+        for split in splits:  # each becomes a folder under the dataset
+            if not isinstance(split, str) or not is_plain_name(split):
+                raise AdapterError(f"{adapter.name}: split {split!r} is not a plain name "
+                                   f"(letters, digits, '_', '.', '-')")
         sizes: dict[str, int] = {}
         shards: dict[str, list[str]] = {}
         # backslashreplace: a lone surrogate in a name is written as its JSON escape

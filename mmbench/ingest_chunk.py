@@ -77,8 +77,8 @@ def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool
             data = files.read(ref.path)
         except FileNotFoundError:
             raise BadImage(f"missing image file: {ref.name}") from None
-        except OSError as err:
-            raise BadImage(f"unreadable image file: {ref.name}: {err}") from None
+        except (OSError, ValueError) as err:  # ValueError: a NUL or lone surrogate in the path
+            raise BadImage(f"unreadable image file: {ref.name!r}: {err}") from None
     try:
         facts = inspect_image(data, max_pixels=max_pixels, full_decode=full_decode)
     except BadImage as err:

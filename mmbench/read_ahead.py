@@ -55,7 +55,7 @@ class ReadAhead:
             path = self.waiting.popleft()
             try:
                 fd: int | None = os.open(path, os.O_RDONLY)
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL or lone surrogate in the name
                 fd = None  # the read itself raises, with the reason
             else:
                 try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,14 @@ class Adapter:
 
     def options(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def is_plain_name(name: str) -> bool:
+    """A split name that is safe as one folder name: letters, digits, `_ . -`, no `..`."""
+    return _PLAIN_NAME.fullmatch(name) is not None and ".." not in name
 
 
 def require_root(root: Path | None, adapter: str) -> Path:

@@ -32,6 +32,7 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    is_plain_name,
     require_root,
 )
 from mmbench.schema import make_record
@@ -118,6 +119,15 @@ def _captions(row: dict[str, Any], column: str) -> list[str]:
     raise _Reject(f"field '{column}' must be a string or a list of strings")
 
 
+def _split_problem(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # a fold number
+    if value is None or value == "" or isinstance(value, str) and is_plain_name(value):
+        return None
+    return (f"split {value!r} is not a plain name (letters, digits, '_', '.', '-'; "
+            f"it names a folder)")
+
+
 def _is_index(text: str) -> bool:
     # ASCII only: str.isdigit() also accepts digits such as "²" that int() refuses.
     return text.isascii() and text.isdigit()
@@ -178,8 +188,12 @@ class ImageFolderAdapter(Adapter):
         return {d.name: _Source(d, self._metadata_file(d)) for d in dirs}
 
     def _row_split(self, row: dict[str, Any] | Rejection) -> str:
+        """The row's split; the default split for none and for a value that cannot be one
+        (the row is rejected there, see `_split_problem`)."""
         value = None if isinstance(row, Rejection) else row.get(self.split_column)
-        return self.split if value is None or value == "" else str(value)
+        if value is None or value == "" or _split_problem(value):
+            return self.split
+        return str(value)
 
     def _row_splits(self, meta: Path, root: Path) -> list[str]:
         display = meta.relative_to(root).as_posix()
@@ -249,6 +263,10 @@ class ImageFolderAdapter(Adapter):
                 continue
             if isinstance(row, Rejection):
                 yield row
+                continue
+            problem = _split_problem(row.get(self.split_column)) if source.by_column else None
+            if problem:
+                yield Rejection(display, locator, problem)
                 continue
             try:
                 yield self._row_record(row, root, source, names, display, locator)

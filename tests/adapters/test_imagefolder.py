@@ -15,7 +15,7 @@ import pytest
 
 from mmbench.adapters.base import AdapterError
 from mmbench.data import IngestReport, load
-from tests.adapters._helpers import ingest, make_adapter, rejections
+from tests.adapters._helpers import ingest, make_adapter, rejections, run
 from tests.fakes._images import image_bytes
 from tests.fakes.imagefolder import write_fake
 
@@ -258,3 +258,26 @@ def test_a_non_ascii_digit_label_is_a_name(tmp_path: Path) -> None:
     assert (report.read, report.kept) == (2, 2)
     info = json.loads((tmp_path / "home" / "imagefolder" / "info.json").read_text())
     assert info["class_names"] == ["1", "\u00b2"]
+
+
+def test_a_split_value_that_is_not_a_plain_name_is_rejected(tmp_path: Path) -> None:
+    """A split names a folder of the dataset: "../x" must not write outside it."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    splits: list[Any] = ["train", "../escape", ".", "a/b", {"x": 1}, 3, "test"]
+    for seed, _ in enumerate(splits):
+        (root / f"{seed}.png").write_bytes(image_bytes(seed))
+    (root / "metadata.jsonl").write_text("".join(
+        json.dumps({"file_name": f"{seed}.png", "caption": "c", "split": split}) + "\n"
+        for seed, split in enumerate(splits)))
+    report, found = run("imagefolder", root, tmp_path / "home")
+    assert {s: r.kept for s, r in report.splits.items()} == {"train": 1, "3": 1, "test": 1}
+    assert [(r["split"], r["locator"]) for r in found] == [
+        ("train", f"line {n}") for n in (2, 3, 4, 5)]
+    assert found[0]["reason"].startswith("split '../escape' is not a plain name")
+    assert not (tmp_path / "escape").exists()
+
+
+def test_build_refuses_a_split_name_that_is_not_plain(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match="split '../x' is not a plain name"):
+        ingest("imagefolder", tmp_path, tmp_path / "home", split="../x")
