@@ -237,7 +237,7 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
         for split in splits:  # each becomes a folder under the dataset
             if not isinstance(split, str) or not is_plain_name(split):
                 raise AdapterError(f"{adapter.name}: split {split!r} is not a plain name "
-                                   f"(letters, digits, '_', '.', '-')")
+                                   f"(letters, digits, '_', '-'); rename its file or folder")
         sizes: dict[str, int] = {}
         shards: dict[str, list[str]] = {}
         # backslashreplace: a lone surrogate in a name is written as its JSON escape

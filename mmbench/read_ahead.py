@@ -8,27 +8,44 @@ one by one; the same descriptor then serves the read, so warm files cost no extr
 from __future__ import annotations
 
 import os
+import stat
 from collections import deque
 from collections.abc import Iterable
 
 Path = str | os.PathLike[str]
 WINDOW = 64  # files opened ahead of the one being read
+MAX_FILE_BYTES = 1 << 30  # no image is a gigabyte; a larger file is not read at all
+# Non-blocking, so that opening a FIFO named like an image does not wait for a writer
+# (for regular files the flag changes nothing).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+
+
+class NotAFile(OSError):
+    """The path is a FIFO, a device, a directory or a file too large to be an image."""
 
 
 def read_fd(fd: int) -> bytes:
-    """All bytes from an open file, in as few system calls as a read can take."""
-    want = os.fstat(fd).st_size + 1
+    """All bytes of an open regular file, in as few system calls as a read can take."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # /dev/zero would never end; a FIFO may block
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise NotAFile(f"{kind}")
+    if info.st_size > MAX_FILE_BYTES:
+        raise NotAFile(f"{info.st_size} bytes, over the {MAX_FILE_BYTES} byte limit")
+    want = info.st_size + 1
     data = os.read(fd, want)
     if len(data) < want:  # a short read of a regular file is its end
         return data
-    parts = [data]  # the file grew since fstat, or is not a regular file
-    while chunk := os.read(fd, 1 << 20):
+    parts = [data]  # the file grew since fstat
+    while (chunk := os.read(fd, 1 << 20)) and sum(map(len, parts)) <= MAX_FILE_BYTES:
         parts.append(chunk)
+    if sum(map(len, parts)) > MAX_FILE_BYTES:
+        raise NotAFile(f"grew past the {MAX_FILE_BYTES} byte limit while read")
     return b"".join(parts)
 
 
 def read_file(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         return read_fd(fd)
     finally:
@@ -54,7 +71,7 @@ class ReadAhead:
         while self.waiting and len(self.ahead) < self.window:
             path = self.waiting.popleft()
             try:
-                fd: int | None = os.open(path, os.O_RDONLY)
+                fd: int | None = os.open(path, _OPEN_FLAGS)
             except (OSError, ValueError):  # ValueError: a NUL or lone surrogate in the name
                 fd = None  # the read itself raises, with the reason
             else:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mmbench.read_ahead import ReadAhead, read_file
+from mmbench.read_ahead import NotAFile, ReadAhead, read_file
 
 
 def _open_fds() -> int:
@@ -46,5 +46,26 @@ def test_read_file_reads_whole_files_of_any_size(tmp_path: Path) -> None:
     (tmp_path / "empty").write_bytes(b"")
     assert read_file(tmp_path / "big") == big
     assert read_file(str(tmp_path / "empty")) == b""
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(NotAFile, match="a directory"):
         read_file(tmp_path)
+
+
+def test_fifos_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.jpg"
+    os.mkfifo(fifo)  # no writer: a blocking open would wait forever
+    with pytest.raises(NotAFile, match="not a regular file"):
+        read_file(fifo)
+    with ReadAhead([fifo, Path("/dev/zero")]) as files:  # /dev/zero would never end
+        for path in (fifo, Path("/dev/zero")):
+            with pytest.raises(NotAFile, match="not a regular file"):
+                files.read(path)
+
+
+def test_a_file_over_the_size_limit_is_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    from mmbench import read_ahead
+
+    monkeypatch.setattr(read_ahead, "MAX_FILE_BYTES", 1000)
+    (tmp_path / "big").write_bytes(b"x" * 1001)
+    with pytest.raises(NotAFile, match="1001 bytes, over the 1000 byte limit"):
+        read_file(tmp_path / "big")

@@ -75,12 +75,53 @@ class Adapter:
         return dataclasses.asdict(self)
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# No dots: a split is a folder beside the dataset's info.json and rejections.jsonl.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Integer labels without class names are indices 0..max; past this they cannot be.
+MAX_CLASS_INDEX = 100_000
 
 
 def is_plain_name(name: str) -> bool:
-    """A split name that is safe as one folder name: letters, digits, `_ . -`, no `..`."""
-    return _PLAIN_NAME.fullmatch(name) is not None and ".." not in name
+    """A split name that is safe as one folder name: ASCII letters, digits, `_` and `-`."""
+    return _PLAIN_NAME.fullmatch(name) is not None
+
+
+def small_int(text: str) -> int | None:
+    """The value of a plain ASCII digit string of at most 18 digits, else None (`str.isdigit`
+    accepts "²", which int() refuses, and int() refuses over 4,300 digits)."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, False also for a name the system refuses (too long, NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+class BadJson(ValueError):
+    """JSON that cannot be parsed; `reason` without the position, str() with it."""
+
+    def __init__(self, reason: str, position: str = "") -> None:
+        super().__init__(reason + position)
+        self.reason = reason
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads`, every way it can fail raised as BadJson: a syntax error, a number of
+    over 4,300 digits (Python's int limit), nesting deeper than the recursion limit."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadJson(err.msg, f": line {err.lineno} column {err.colno} (char {err.pos})"
+                      ) from None
+    except RecursionError:
+        raise BadJson("nested too deeply") from None
+    except ValueError as err:  # the int digit limit; invalid UTF-8 in bytes
+        raise BadJson(str(err)) from None
 
 
 def require_root(root: Path | None, adapter: str) -> Path:
@@ -121,7 +162,7 @@ def folder_holding(root: Path, folders: Iterable[str], rel: str) -> str | None:
 
     How an adapter finds which of a corpus's usual image folders it was given.
     """
-    return next((folder for folder in folders if (root / folder / rel).is_file()), None)
+    return next((folder for folder in folders if is_file(root / folder / rel)), None)
 
 
 def single_file(root: Path, file: str, adapter: str, candidates: Callable[[], list[Path]],
@@ -179,9 +220,9 @@ def read_json_lines(path: Path, display: str) -> Iterator[tuple[int, dict[str, A
                 yield lineno, Rejection(display, f"line {lineno}", f"invalid UTF-8: {err}")
                 continue
             try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield lineno, Rejection(display, f"line {lineno}", f"broken JSON: {err.msg}")
+                obj = parse_json(text)
+            except BadJson as err:
+                yield lineno, Rejection(display, f"line {lineno}", f"broken JSON: {err.reason}")
                 continue
             if not isinstance(obj, dict):
                 yield lineno, Rejection(display, f"line {lineno}", "JSON line is not an object")
@@ -209,8 +250,8 @@ def load_json(path: Path, adapter: str) -> Any:
     """Load a whole JSON file, raising AdapterError that names the file on failure."""
     try:
         with path.open("rb") as handle:
-            return json.load(handle)
+            return parse_json(handle.read())
     except FileNotFoundError as err:
         raise AdapterError(f"{adapter}: expected file {path} is missing") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except BadJson as err:
         raise AdapterError(f"{adapter}: {path} is not valid JSON: {err}") from err

@@ -29,6 +29,7 @@ from mmbench.adapters.base import (
     none_found,
     require_file,
     require_root,
+    small_int,
 )
 from mmbench.schema import make_record
 
@@ -85,11 +86,12 @@ def _parse_caption(text: str) -> tuple[str, int, str] | str:
     if not tab:
         return "no TAB between caption id and caption"
     image, hash_, index = key.strip().rpartition("#")
-    if not hash_ or not image or not index.isdigit():
+    number = small_int(index)
+    if not hash_ or not image or number is None:
         return f"caption id {key!r} is not <image>#<n>"
     if not caption.strip():
         return f"empty caption for {key}"
-    return image, int(index), caption
+    return image, number, caption
 
 
 def _read_tokens(path: Path, display: str) -> tuple[dict[str, _Image], list[Rejection]]:

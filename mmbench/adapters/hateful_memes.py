@@ -20,6 +20,7 @@ from mmbench.adapters.base import (
     CorpusInfo,
     ImageRef,
     Item,
+    is_file,
     json_line_items,
     require_file,
 )
@@ -87,7 +88,7 @@ class HatefulMemesAdapter(Adapter):
         img = row["img"].strip()
         image_path = root / img
         images: list[ImageRef] = []
-        if self.images_required or image_path.is_file():
+        if self.images_required or is_file(image_path):
             images.append(ImageRef(name=img, path=image_path))
         meta = {k: v for k, v in row.items() if k not in ("img", "text", "label")}
         meta["img"] = img

@@ -26,6 +26,7 @@ from typing import Any
 from mmbench.adapters import register_adapter
 from mmbench.adapters._metadata_rows import metadata_rows
 from mmbench.adapters.base import (
+    MAX_CLASS_INDEX,
     Adapter,
     AdapterError,
     CorpusInfo,
@@ -34,6 +35,7 @@ from mmbench.adapters.base import (
     Rejection,
     is_plain_name,
     require_root,
+    small_int,
 )
 from mmbench.schema import make_record
 
@@ -43,9 +45,6 @@ SPLIT_DIRS = ("train", "training", "validation", "valid", "val", "dev",
               "test", "testing", "eval", "evaluation")
 METADATA_NAMES = ("metadata.jsonl", "metadata.csv")
 FILE_COLUMN = "file_name"
-# Numeric labels are class indices 0..max when max is below this; above, a label such as
-# 3000000000 is an id-like name (and 0..max would not fit in memory).
-MAX_INDEX_LABEL = 100_000
 
 
 class _Reject(ValueError):
@@ -82,7 +81,11 @@ def _walk_images(folder: Path) -> Iterator[Path]:
 
 def _inside(path: Path, root: Path) -> None:
     # A symlink may point anywhere; only read what lies inside the corpus.
-    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+    try:
+        outside = path.is_symlink() and not path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError) as err:  # too long, a symlink loop, a NUL
+        raise _Reject(f"image path {path.name!r} cannot be resolved: {err}") from None
+    if outside:
         raise _Reject(f"{path.name} is a symlink that leads outside the corpus root")
 
 
@@ -124,13 +127,11 @@ def _split_problem(value: Any) -> str | None:
         value = str(value)  # a fold number
     if value is None or value == "" or isinstance(value, str) and is_plain_name(value):
         return None
-    return (f"split {value!r} is not a plain name (letters, digits, '_', '.', '-'; "
-            f"it names a folder)")
+    return f"split {value!r} is not a plain name (letters, digits, '_', '-'; it names a folder)"
 
 
 def _is_index(text: str) -> bool:
-    # ASCII only: str.isdigit() also accepts digits such as "²" that int() refuses.
-    return text.isascii() and text.isdigit()
+    return small_int(text) is not None
 
 
 def _label(value: Any, names: list[str] | None) -> int | None:
@@ -227,9 +228,10 @@ class ImageFolderAdapter(Adapter):
             return None
         if not scan.folder_classes and all(_is_index(v) for v in values):
             top = max(int(v) for v in values)
-            if top < MAX_INDEX_LABEL:
+            if top < MAX_CLASS_INDEX:
                 return [str(i) for i in range(top + 1)]
-            return sorted(values, key=int)  # too sparse to be indices: the values are names
+            # too sparse to be indices (0..max would not fit in memory): they are names
+            return sorted(values, key=int)
         return sorted(values)
 
     def info(self, root: Path) -> CorpusInfo:

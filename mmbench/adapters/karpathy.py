@@ -24,6 +24,7 @@ from mmbench.adapters.base import (
     Rejection,
     display_path,
     folder_holding,
+    is_plain_name,
     load_json,
     none_found,
     require_file,
@@ -56,6 +57,8 @@ def _problem(image: Any) -> str | None:
         return "'filepath' is not a string"
     if not isinstance(image.get("split"), str) or not image["split"]:
         return "missing 'split'"
+    if not is_plain_name(image["split"]):
+        return f"split {image['split']!r} is not a plain name (letters, digits, '_', '-')"
     sentences = image.get("sentences")
     if not isinstance(sentences, list):
         return "missing 'sentences' list"

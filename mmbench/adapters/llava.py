@@ -64,6 +64,8 @@ def _turns(row: dict[str, Any], answers: dict[str, str]) -> list[Turn] | str:
         if not isinstance(turn, dict) or not isinstance(turn.get(text_key), str):
             return f"turn {i} of {key!r} has no text {text_key!r}"
         role = turn.get(role_key)
+        if not isinstance(role, str):
+            return f"turn {i} of {key!r} has a role {role!r} that is not a string"
         if role in USER_ROLES:
             out.append(("user", turn[text_key]))
         elif role in ASSISTANT_ROLES:

@@ -47,7 +47,8 @@ def _read_rows(path: Path) -> Iterator[Row]:
     # Base64 images are far longer than csv's default 128 KiB field limit.
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
     # surrogateescape keeps bad bytes visible so one row, not the file, is rejected.
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    # utf-8-sig: a TSV saved by a spreadsheet starts with a byte order mark
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         start = 1
         while True:
@@ -70,8 +71,8 @@ def _as_list(value: str) -> list[str] | None:
         return None
     try:
         parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None  # TypeError: e.g. "[{[]: 1}]", a set or dict key that is a list
     if isinstance(parsed, list) and all(isinstance(v, str) for v in parsed):
         return parsed
     return None

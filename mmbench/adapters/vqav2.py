@@ -176,10 +176,11 @@ class VQAv2Adapter(Adapter):
         seen: set[Any] = set()
         for i, q in enumerate(questions):
             qid = q.get("question_id") if isinstance(q, dict) else None
-            if _is_int(qid) and qid in seen:
-                yield Rejection(q_rel, f"questions[{i}]", f"duplicate question_id {qid}")
-                continue
-            seen.add(qid)
+            if _is_int(qid):  # anything else is rejected by the record's own checks
+                if qid in seen:
+                    yield Rejection(q_rel, f"questions[{i}]", f"duplicate question_id {qid}")
+                    continue
+                seen.add(qid)
             yield self._record(q, i, subtype, split, q_rel, a_rel if annotated else None,
                                by_qid, root)
         # Annotations no question asked for are input rows too: report, never drop.

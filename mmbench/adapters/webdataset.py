@@ -16,7 +16,6 @@ paths, links, devices) and corrupt or truncated shards become rejections.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,13 +25,17 @@ from typing import Any
 from mmbench.adapters import register_adapter
 from mmbench.adapters._wds_tar import Broken, Member, iter_members
 from mmbench.adapters.base import (
+    MAX_CLASS_INDEX,
     Adapter,
     AdapterError,
+    BadJson,
     CorpusInfo,
     ImageRef,
     Item,
     Rejection,
+    parse_json,
     require_root,
+    small_int,
 )
 from mmbench.schema import make_record
 
@@ -55,7 +58,11 @@ def _natural(path: Path) -> list[Any]:
 def _read_lines(path: Path) -> list[str] | None:
     if not path.is_file():
         return None
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise AdapterError(f"{NAME}: {path} is not valid UTF-8: {err}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @dataclass
@@ -223,9 +230,11 @@ def _scan_member(scan: _Scan, member: Member) -> None:
         if member.ext == "txt":
             scan.has_text = scan.has_text or bool(member.data.strip())
         elif member.ext == "cls":
-            scan.labels.add(int(member.data.decode("ascii").strip()))
+            label = small_int(member.data.decode("ascii").strip())
+            if label is not None and label < MAX_CLASS_INDEX:
+                scan.labels.add(label)
         else:
-            obj = json.loads(member.data)
+            obj = parse_json(member.data)
             if isinstance(obj, dict):
                 scan.has_text = scan.has_text or bool(_json_captions(obj))
                 label = _json_label(obj)
@@ -244,9 +253,9 @@ def _text(data: bytes, ext: str) -> str:
 
 def _json(data: bytes) -> Any:
     try:
-        return json.loads(_text(data, "json"))
-    except json.JSONDecodeError as err:
-        raise _Reject(f"broken JSON in .json member: {err.msg} (line {err.lineno})") from None
+        return parse_json(_text(data, "json"))
+    except BadJson as err:
+        raise _Reject(f"broken JSON in .json member: {err}") from None
 
 
 def _json_captions(obj: dict[str, Any]) -> list[str]:
@@ -264,14 +273,20 @@ def _json_label(obj: dict[str, Any]) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _Reject(f"json label {value!r} is not a non-negative integer")
+    if value >= MAX_CLASS_INDEX:
+        raise _Reject(f"json label {value} is not below {MAX_CLASS_INDEX}, the most classes "
+                      f"integer labels can index")
     return value
 
 
 def _label(value: str, names: list[str] | None) -> int:
-    if value.isdigit():
-        label = int(value)
+    label = small_int(value)
+    if label is not None:
         if names is not None and label >= len(names):
             raise _Reject(f"unknown label {label} (classnames.txt has {len(names)} classes)")
+        if label >= MAX_CLASS_INDEX:
+            raise _Reject(f"label {label} is not below {MAX_CLASS_INDEX}, the most classes "
+                          f"integer labels can index without a classnames.txt")
         return label
     if names is not None and value in names:
         return names.index(value)
