@@ -87,3 +87,12 @@ def test_card_alone_needs_no_build() -> None:
     text = render_card("shapes", measured=False)
     assert text == card_path("shapes").read_text(encoding="utf-8").rstrip("\n") + "\n"
     assert "## Measured statistics" not in text
+
+
+def test_card_statistics_do_not_depend_on_shards(isolated_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    data.build(ShapesAdapter(scale=0.02), home=isolated_home / "one")
+    monkeypatch.setattr(data, "CHUNK_ROWS", 3)
+    data.build(ShapesAdapter(scale=0.02), home=isolated_home / "many")
+    assert len(data.split_files("shapes", isolated_home / "many")["train"]) == 14  # 40 rows
+    assert measure("shapes", isolated_home / "one") == measure("shapes", isolated_home / "many")

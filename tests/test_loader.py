@@ -55,3 +55,16 @@ def test_primary_text_prefers_text_then_question_then_hypothesis_then_caption() 
     assert primary_text({"hypothesis": "h"}) == "h"
     assert primary_text({"captions": ["c1", "c2"]}) == "c1"
     assert primary_text({}) == ""
+
+
+def test_a_split_in_several_shards_loads_like_one(isolated_home: Path, monkeypatch) -> None:
+    whole = _shapes(isolated_home / "one")["train"]
+    monkeypatch.setattr(data, "CHUNK_ROWS", 7)  # 100 train rows -> 15 shards
+    sharded = _shapes(isolated_home / "many")["train"]
+    assert len(data.split_files("shapes", isolated_home / "many")["train"]) == 15
+    for shuffle in (False, True):
+        one = list(BatchLoader(whole, batch_size=16, image_size=8, shuffle=shuffle, seed=3))
+        many = list(BatchLoader(sharded, batch_size=16, image_size=8, shuffle=shuffle, seed=3))
+        assert [b.ids for b in one] == [b.ids for b in many]
+        assert all(np.array_equal(a.images.numpy(), b.images.numpy())
+                   for a, b in zip(one, many, strict=True))
