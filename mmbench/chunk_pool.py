@@ -83,7 +83,31 @@ def run_chunks(jobs: Iterator[ChunkJob], pool: Any, workers: int
         pending.append((job, pool.submit(run_chunk, job)))
         if len(pending) >= 2 * workers:
             done, future = pending.popleft()
-            yield done, future.result()
+            yield done, _result(done, future)
     while pending:
         done, future = pending.popleft()
-        yield done, future.result()
+        yield done, _result(done, future)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended abruptly (killed, out of memory, a crash in native code)."""
+
+
+def _result(job: ChunkJob, future: Future[list[Outcome]]) -> list[Outcome]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        first, last = _where(job.items[0]), _where(job.items[-1])
+        raise WorkerDied(f"a worker process died while checking the chunk of split "
+                         f"{job.split!r} from {first} to {last} (killed, out of memory, or a "
+                         f"crash in an image library); `--workers 1` runs it in this process, "
+                         f"where the error shows") from None
+
+
+def _where(item: Any) -> str:
+    if isinstance(item, dict):
+        source = item.get("source") or {}
+        return f"{source.get('file', '')} {source.get('locator', item.get('id', ''))}".strip()
+    return f"{getattr(item, 'file', '')} {getattr(item, 'locator', '')}".strip()

@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a clear one-line error instead of a traceback for user errors
         known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
                  "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
-                 "FingerprintMismatch", "PredictionsError")
+                 "FingerprintMismatch", "PredictionsError", "WorkerDied")
         if type(err).__name__ in known:
             print(f"mmbench: error: {err}", file=sys.stderr)
             return 2

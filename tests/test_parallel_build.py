@@ -175,3 +175,25 @@ def test_a_row_arrow_refuses_is_rejected_not_fatal(
     assert "record 'b' cannot be stored in Arrow: cannot convert" in reasons
     assert [p.name for p in data.split_files("listed", tmp_path / "home")["test"]] == [
         "data-00000-of-00001.arrow"]
+
+
+def die_on_the_second_chunk(job: Any) -> Any:
+    """Stands in for run_chunk in a worker: the process ends as a crash in C code would."""
+    import os
+
+    from mmbench.ingest_chunk import run_chunk
+
+    if job.shard.endswith("chunk-00001.arrow"):
+        os._exit(1)
+    return run_chunk(job)
+
+
+def test_a_worker_that_dies_is_reported_with_its_chunk(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmbench import chunk_pool
+
+    monkeypatch.setattr(chunk_pool, "run_chunk", die_on_the_second_chunk)
+    with pytest.raises(chunk_pool.WorkerDied,
+                       match=r"split 'train' from list.txt line 4 to list.txt line 7"):
+        _build(corpus, tmp_path / "home", monkeypatch, 4, 2)
+    assert not list((tmp_path / "home").iterdir())  # the staging folder is gone
