@@ -49,13 +49,15 @@ PLACES = ["on a street", "in a field", "near the water", "in a kitchen", "on a t
 
 # --- corpus generation ---------------------------------------------------------------------
 
-def _jpeg(seed: int, index: int) -> bytes:
-    """A seeded picture: two-colour gradient, random shapes, mild noise; ~5-20 KB as JPEG."""
+def _jpeg(seed: int, index: int, scale: int = 1) -> bytes:
+    """A seeded picture: two-colour gradient, random shapes, mild noise; ~5-20 KB as JPEG
+    at scale 1, COCO-like sizes (~100-250 KB) at scale 3."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng([seed, index])
     w, h = SHAPES[int(rng.integers(len(SHAPES)))]  # first draw: see _shape
+    w, h = w * scale, h * scale
     c1, c2 = (tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2))
     grad = Image.linear_gradient("L").resize((w, h)).rotate(90 * int(rng.integers(4)))
     img = Image.composite(Image.new("RGB", (w, h), c1), Image.new("RGB", (w, h), c2), grad)
@@ -80,32 +82,34 @@ def _jpeg(seed: int, index: int) -> bytes:
     return out.getvalue()
 
 
-def _shape(seed: int, index: int) -> tuple[int, int]:
+def _shape(seed: int, index: int, scale: int = 1) -> tuple[int, int]:
     import numpy as np
 
-    return SHAPES[int(np.random.default_rng([seed, index]).integers(len(SHAPES)))]
+    w, h = SHAPES[int(np.random.default_rng([seed, index]).integers(len(SHAPES)))]
+    return w * scale, h * scale
 
 
 def _file_name(image_id: int) -> str:
     return f"{image_id:012d}.jpg"
 
 
-def _write_chunk(args: tuple[Path, int, int, int]) -> int:
-    folder, seed, start, stop = args
+def _write_chunk(args: tuple[Path, int, int, int, int]) -> int:
+    folder, seed, start, stop, scale = args
     for image_id in range(start, stop):
         path = folder / _file_name(image_id)
         if not path.is_file():
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(_jpeg(seed, image_id))
+            tmp.write_bytes(_jpeg(seed, image_id, scale))
             tmp.rename(path)  # atomic, so an interrupted run never leaves a cut-off JPEG
     return stop - start
 
 
-def ensure_images(pool: Path, count: int, seed: int, workers: int) -> None:
+def ensure_images(pool: Path, count: int, seed: int, workers: int, scale: int = 1) -> None:
     """Generate images 1..count into `pool` unless already there (the cache)."""
     folder = pool / IMAGE_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    chunks = [(folder, seed, s, min(s + 500, count + 1)) for s in range(1, count + 1, 500)]
+    chunks = [(folder, seed, s, min(s + 500, count + 1), scale)
+              for s in range(1, count + 1, 500)]
     with ProcessPoolExecutor(max_workers=workers) as ex:
         list(ex.map(_write_chunk, chunks))
 
@@ -119,7 +123,7 @@ def _captions(seed: int, image_id: int) -> list[str]:
             for _ in range(5)]
 
 
-def make_corpus(pool: Path, base: Path, count: int, seed: int) -> Path:
+def make_corpus(pool: Path, base: Path, count: int, seed: int, scale: int = 1) -> Path:
     """A corpus root of the first `count` images: its own annotation file, shared images."""
     root = base / f"coco-{count}"
     ann = root / ANNOTATION
@@ -132,7 +136,7 @@ def make_corpus(pool: Path, base: Path, count: int, seed: int) -> Path:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for image_id in range(1, count + 1):
-        width, height = _shape(seed, image_id)
+        width, height = _shape(seed, image_id, scale)
         images.append({"id": image_id, "file_name": _file_name(image_id), "license": 1,
                        "width": width, "height": height, "coco_url": "", "date_captured": ""})
         for caption in _captions(seed, image_id):
@@ -303,15 +307,17 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cache = Path(args.cache_dir or Path(tempfile.gettempdir()) / "mmbench-bench-ingest")
-    cache = cache / f"v{GENERATOR_VERSION}-seed{args.seed}"  # new generator, new cache
+    # new generator or image scale, new cache
+    cache = cache / (f"v{GENERATOR_VERSION}-seed{args.seed}"
+                     + (f"-x{args.image_scale}" if args.image_scale != 1 else ""))
     sizes = sorted({min(args.small, args.images), args.images})
     states = {"warm": [False], "cold": [True], "both": [False, True]}[args.cache]
     started = time.perf_counter()
-    ensure_images(cache / "pool", args.images, args.seed, args.workers)
+    ensure_images(cache / "pool", args.images, args.seed, args.workers, args.image_scale)
     print(f"corpus ready in {time.perf_counter() - started:.1f}s under {cache}", flush=True)
     rows = []
     for n in sizes:
-        root = make_corpus(cache / "pool", cache, n, args.seed)
+        root = make_corpus(cache / "pool", cache, n, args.seed, args.image_scale)
         home = cache / f"home-{n}"
         for cold in states:
             raw = measure("raw", root, home, args.repeat, 1, cold, None)
@@ -326,6 +332,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(json.dumps(rows[-1]), flush=True)
     _print_table(rows)
     return {"benchmark": "ingest_throughput", "adapter": "coco-captions", "seed": args.seed,
+            "image_scale": args.image_scale,
             "target_ratio": 0.8, "rows": rows,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                         "platform": platform.platform()},
@@ -341,6 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=20000, help="largest corpus size")
     parser.add_argument("--small", type=int, default=5000, help="smaller corpus size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-scale", type=int, default=1,
+                        help="multiply image sides (3: 504-672 px, COCO-like ~100-250 KB JPEGs)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="timed runs after one untimed run; the median is reported")
     parser.add_argument("--cache", choices=["warm", "cold", "both"], default="both",
