@@ -23,8 +23,9 @@ from mmbench.schema import SchemaError, features, validate
 CHUNK_ROWS = 1024
 # Image bytes in hand per chunk, at most (about: the item that crosses it is included).
 CHUNK_BYTES = 64 << 20
-# Rows per Arrow record batch inside a shard.
+# Rows per Arrow record batch inside a shard, fewer when their images reach BATCH_BYTES.
 BATCH_ROWS = 256
+BATCH_BYTES = 16 << 20
 
 # One shared encoder: json.dumps would build a new one per record. Same output as
 # json.dumps(sort_keys=True, ensure_ascii=False), so fingerprints do not change.
@@ -153,9 +154,10 @@ def finish(item: dict[str, Any], split: str, files: ReadAhead, max_pixels: int,
 
 def run_chunk(job: ChunkJob) -> list[Outcome]:
     """Check every item of the chunk and write the good ones to `job.shard`, a record batch
-    at a time (so a worker holds at most one batch of image bytes)."""
+    at a time (so a worker holds at most one batch of image bytes, about 16 MiB)."""
     outcomes: list[Outcome] = []
     batch: list[tuple[int, dict[str, Any]]] = []  # (outcome index, record)
+    held = 0  # image bytes in the batch
     shard = _LazyShard(Path(job.shard))
     try:
         with ReadAhead(_image_paths(job.items)) as files:
@@ -171,9 +173,10 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
                     continue
                 batch.append((len(outcomes), record))
                 outcomes.append((record["id"], canon))
-                if len(batch) == BATCH_ROWS:
+                held += sum(len(image["bytes"]) for image in record["images"])
+                if len(batch) == BATCH_ROWS or held >= BATCH_BYTES:
                     shard.write(batch, outcomes, job.items)
-                    batch = []
+                    batch, held = [], 0
         shard.write(batch, outcomes, job.items)
     finally:
         shard.close()
