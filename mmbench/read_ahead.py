@@ -28,19 +28,19 @@ def read_fd(fd: int) -> bytes:
     """All bytes of an open regular file, in as few system calls as a read can take."""
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):  # /dev/zero would never end; a FIFO may block
-        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise NotAFile(f"{kind}")
+        raise NotAFile("a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file")
     if info.st_size > MAX_FILE_BYTES:
         raise NotAFile(f"{info.st_size} bytes, over the {MAX_FILE_BYTES} byte limit")
     want = info.st_size + 1
     data = os.read(fd, want)
     if len(data) < want:  # a short read of a regular file is its end
         return data
-    parts = [data]  # the file grew since fstat
-    while (chunk := os.read(fd, 1 << 20)) and sum(map(len, parts)) <= MAX_FILE_BYTES:
+    parts, total = [data], len(data)  # the file grew since fstat
+    while chunk := os.read(fd, 1 << 20):
         parts.append(chunk)
-    if sum(map(len, parts)) > MAX_FILE_BYTES:
-        raise NotAFile(f"grew past the {MAX_FILE_BYTES} byte limit while read")
+        total += len(chunk)
+        if total > MAX_FILE_BYTES:
+            raise NotAFile(f"grew past the {MAX_FILE_BYTES} byte limit while read")
     return b"".join(parts)
 
 
