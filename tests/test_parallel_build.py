@@ -28,7 +28,7 @@ ITEMS: list[tuple[str, str | None, str]] = [
     ("train", "a", "4.png"),  # duplicate of a row in an earlier chunk
     ("train", None, ""),  # the adapter's own rejection passes through
     ("train", "d", "cut.png"),  # truncated PNG
-    ("train", "a", "5.png"),  # a chunk holding only a duplicate
+    ("train", "a", "5.png"),  # another duplicate (with one row per chunk, a chunk of its own)
     ("train", "e", "6.png"),
     ("test", "b", "7.png"),  # duplicate across splits
     ("test", "f", "8.png"),
