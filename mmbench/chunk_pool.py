@@ -11,7 +11,8 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
-from mmbench.ingest_chunk import ChunkJob, Outcome, import_libraries, run_chunk
+from mmbench.adapters.base import Item, Rejection
+from mmbench.ingest_chunk import ChunkJob, Outcome, import_libraries, locate, run_chunk
 
 
 def usable_workers(workers: int) -> int:
@@ -106,8 +107,6 @@ def _result(job: ChunkJob, future: Future[list[Outcome]]) -> list[Outcome]:
                          f"where the error shows") from None
 
 
-def _where(item: Any) -> str:
-    if isinstance(item, dict):
-        source = item.get("source") or {}
-        return f"{source.get('file', '')} {source.get('locator', item.get('id', ''))}".strip()
-    return f"{getattr(item, 'file', '')} {getattr(item, 'locator', '')}".strip()
+def _where(item: Item) -> str:
+    file, locator = (item.file, item.locator) if isinstance(item, Rejection) else locate(item)
+    return f"{file} {locator}".strip()

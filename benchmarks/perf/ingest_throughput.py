@@ -162,25 +162,20 @@ def corpus_files(root: Path) -> list[Path]:
     return [root / ANNOTATION, *(root / IMAGE_DIR / name for name in names)]
 
 
+def _advise(paths: list[Path], advice: int) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, advice)
+        finally:
+            os.close(fd)
+
+
 def evict(files: list[Path]) -> None:
     """Drop the files' pages from the page cache (no root needed), after flushing writes
     so that earlier runs' output does not compete with this run for the disk."""
     os.sync()
-    for path in files:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-
-
-def _read_ahead(paths: list[Path]) -> None:
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        finally:
-            os.close(fd)
+    _advise(files, os.POSIX_FADV_DONTNEED)
 
 
 def raw_read(root: Path, read_ahead: bool = False) -> dict[str, Any]:
@@ -193,7 +188,7 @@ def raw_read(root: Path, read_ahead: bool = False) -> dict[str, Any]:
     total = 0
     for start in range(0, len(paths), 1024):
         if read_ahead:
-            _read_ahead(paths[start:start + 1024])
+            _advise(paths[start:start + 1024], os.POSIX_FADV_WILLNEED)
         for path in paths[start:start + 1024]:
             total += len(path.read_bytes())
     return {"seconds": time.perf_counter() - started, "images": len(data["images"]),
