@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -39,6 +38,8 @@ from mmbench.ingest_chunk import (
     locate,
     write_shard,
 )
+from mmbench.names import check_name
+from mmbench.paths import inside, make_dir, remove_file, remove_tree
 from mmbench.schema import SCHEMA_VERSION
 
 
@@ -170,8 +171,8 @@ class _Split:
             if duplicates:
                 _drop_rows(shard, duplicates)
             self.shards.append(shard)
-        elif shard.exists():  # no row of it is kept
-            shard.unlink()
+        else:  # no row of it is kept
+            remove_file(shard, shard.parent, "empty shard")
 
     def reject(self, rejection: Rejection) -> None:
         self.rep.rejected += 1
@@ -217,16 +218,17 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     this process runs the adapter; the dataset and its fingerprint are the same either way.
     """
     started = time.perf_counter()
-    name = name or adapter.name
+    name = check_name(name if name is not None else adapter.name, "dataset name")
     root_path = Path(root) if root is not None else None
     # Generated corpora (shapes, openmoji) ignore the root they are given.
     corpus_root = (require_root(root_path, adapter.name) if adapter.needs_root
                    else root_path or Path("."))
     base = home or datasets_dir()
-    final = base / name
-    staging = base / f".{name}.building-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    base.mkdir(parents=True, exist_ok=True)
+    final = inside(base / name, base, "dataset folder")
+    staging = inside(base / f".{name}.building-{os.getpid()}", base, "staging folder")
+    remove_tree(staging, base, "staging folder")
+    make_dir(staging, base, "staging folder")
     workers = usable_workers(workers)
     hasher = hashlib.sha256(f"mmbench-schema-{SCHEMA_VERSION}".encode())
     seen_ids: dict[str, str] = {}
@@ -267,16 +269,16 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                               "rejected": report.rejected}}
         (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False),
                                            encoding="utf-8", errors="backslashreplace")
-        shutil.rmtree(final, ignore_errors=True)
+        remove_tree(final, base, "dataset folder")
         staging.rename(final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging, base, "staging folder")
     report.seconds = time.perf_counter() - started
     return report
 
 
 def dataset_path(name: str, home: Path | None = None) -> Path:
-    return (home or datasets_dir()) / name
+    return (home or datasets_dir()) / check_name(name, "dataset name")
 
 
 def info(name: str, home: Path | None = None) -> DatasetInfo:
