@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench import data
+from mmbench.names import check_name
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "datasets_cards"
 TEXT_COLUMNS = ("text", "question", "hypothesis", "captions", "answers", "choices")
@@ -24,7 +25,7 @@ COLUMNS = ("label", "images", *TEXT_COLUMNS)
 
 def card_path(name: str) -> Path:
     """Where the card of dataset `name` lives (it may not exist)."""
-    return CARDS_DIR / f"{name}.md"
+    return CARDS_DIR / f"{check_name(name, 'dataset name')}.md"
 
 
 def _split_card(text: str, path: Path) -> tuple[str, str]:

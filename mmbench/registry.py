@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Generic, TypeVar
 
+from mmbench.names import check_name
+
 T = TypeVar("T")
 
 
@@ -31,9 +33,12 @@ def _import_target(target: str) -> object:
 class Registry(Generic[T]):
     """Names -> objects of one kind, with a did-you-mean hint for unknown names."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+    def __init__(self, kind: str, entry_point_group: str | None = None, *,
+                 names_are_paths: bool = False) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
+        # Model, adapter and task names end up in dataset folders and store keys.
+        self.names_are_paths = names_are_paths
         self._objects: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
@@ -53,8 +58,14 @@ class Registry(Generic[T]):
             decorator(obj)
         return decorator
 
+    def _check(self, name: str) -> str:
+        if self.names_are_paths:
+            check_name(name, f"{self.kind} name")
+        return name
+
     def register_lazy(self, name: str, target: str) -> None:
         """Register "module:attr", imported only when `name` is first looked up."""
+        self._check(name)
         if name in self._objects or name in self._lazy:
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         self._lazy[name] = target
@@ -68,6 +79,7 @@ class Registry(Generic[T]):
                 self.register_lazy(name, target)
 
     def _add(self, name: str, obj: T, origin: str | None) -> None:
+        self._check(name)
         if name in self._objects:
             raise RegistryError(f"{self.kind} {name!r} is already registered")
         # A lazy placeholder is replaced by the real object when its own module registers
@@ -81,10 +93,16 @@ class Registry(Generic[T]):
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded or self.entry_point_group is None:
             return
+        found = [ep for ep in metadata.entry_points(group=self.entry_point_group)
+                 if ep.name not in self._objects and ep.name not in self._lazy]
+        for ep in found:  # all or none: a plugin with a bad name fails every lookup until fixed
+            try:
+                self._check(ep.name)
+            except ValueError as err:
+                raise RegistryError(f"{err} (entry point {ep.name} = {ep.value} in group "
+                                    f"{self.entry_point_group}; rename it in its package)") from None
         self._entry_points_loaded = True
-        for ep in metadata.entry_points(group=self.entry_point_group):
-            if ep.name not in self._objects and ep.name not in self._lazy:
-                self._lazy[ep.name] = ep.value
+        self._lazy.update((ep.name, ep.value) for ep in found)
 
     def names(self) -> list[str]:
         self._load_entry_points()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mmbench.names import BadName, check_name, is_name, name_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,49 +68,134 @@ def find_suite(name_or_path: str) -> Path:
     raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(known) or 'none'}")
 
 
+SUITE_KEYS = ("name", "seeds", "models", "datasets", "description")
+MODEL_KEYS = ("name", "config", "label")
+DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds")
+
+
+def _close(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_keys(entry: dict[Any, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in entry:
+        if key not in allowed:
+            raise SuiteError(f"{where}: unknown key {key!r}{_close(str(key), allowed)} "
+                             f"(known: {', '.join(allowed)})")
+
+
+def _name(value: Any, what: str, where: str) -> str:
+    try:
+        return check_name(value, what)
+    except BadName as err:
+        raise SuiteError(f"{where}: {err}") from None
+
+
+def _names(raw: Any, what: str, where: str) -> list[str]:
+    """A list of names; a single string is a one-item list."""
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        raise SuiteError(f"{where}: {what}s must be a name or a non-empty list of names, got {raw!r}")
+    return [_name(v, what, where) for v in items]
+
+
+def _mapping(raw: Any, what: str, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise SuiteError(f"{where}: {what} must be a mapping of names to values, got {raw!r}")
+    return dict(raw)
+
+
 def _model(entry: Any, where: str) -> ModelSpec:
     if isinstance(entry, str):
-        return ModelSpec(entry)
-    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-        return ModelSpec(entry["name"], dict(entry.get("config") or {}), str(entry.get("label", "")))
-    raise SuiteError(f"{where}: a model entry must be a name or {{name, config}}, got {entry!r}")
+        return ModelSpec(_name(entry, "model name", where))
+    if isinstance(entry, dict) and "name" in entry:
+        _check_keys(entry, MODEL_KEYS, f"{where}: model {entry['name']!r}")
+        label = entry.get("label")
+        return ModelSpec(_name(entry["name"], "model name", where),
+                         _mapping(entry.get("config"), "a model's config", where),
+                         "" if label is None else _name(label, "model label", where))
+    raise SuiteError(f"{where}: a model entry must be a name or {{name, config, label}}, got {entry!r}")
 
 
 def _seeds(raw: Any, where: str) -> tuple[int, ...]:
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+    """A count N (seeds 0..N-1) or a list of seeds; a seed listed twice is run once."""
+    def is_int(value: Any) -> bool:  # bool is an int to Python, not a seed to anyone
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if is_int(raw) and raw > 0:
         return tuple(range(raw))
-    if isinstance(raw, list) and raw and all(isinstance(s, int) for s in raw):
-        return tuple(raw)
-    raise SuiteError(f"{where}: 'seeds' must be a positive count or a list of ints, got {raw!r}")
+    if isinstance(raw, list) and raw and all(is_int(s) and s >= 0 for s in raw):
+        return tuple(dict.fromkeys(raw))
+    raise SuiteError(f"{where}: 'seeds' must be a positive count or a non-empty list of "
+                     f"non-negative integers, got {raw!r}")
 
 
 def _dataset(entry: Any, where: str) -> DatasetSpec:
     if isinstance(entry, str):
-        return DatasetSpec(entry)
-    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-        tasks = entry.get("tasks") or ["classification"]
-        models = entry.get("models")
-        seeds = _seeds(entry["seeds"], where) if "seeds" in entry else None
-        return DatasetSpec(entry["name"], tuple(tasks), entry.get("adapter"),
-                           dict(entry.get("options") or {}),
-                           tuple(models) if models else None, seeds)
-    raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks}}, got {entry!r}")
+        return DatasetSpec(_name(entry, "dataset name", where))
+    if isinstance(entry, dict) and "name" in entry:
+        here = f"{where}: dataset {entry['name']!r}"
+        _check_keys(entry, DATASET_KEYS, here)
+        name = _name(entry["name"], "dataset name", where)
+        tasks = _names(entry.get("tasks", "classification"), "task", here)
+        adapter = entry.get("adapter")
+        if adapter is not None:
+            adapter = _name(adapter, "adapter name", here)
+        models = _names(entry["models"], "model", here) if "models" in entry else None
+        seeds = _seeds(entry["seeds"], here) if "seeds" in entry else None
+        return DatasetSpec(name, tuple(dict.fromkeys(tasks)), adapter,
+                           _mapping(entry.get("options"), "'options'", here),
+                           tuple(models) if models is not None else None, seeds)
+    raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks, ...}}, got {entry!r}")
+
+
+def _entries(raw: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = raw.get(key)
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not value:
+        raise SuiteError(f"{where}: '{key}' must be a non-empty list")
+    return value
+
+
+def _unique_models(models: list[ModelSpec], where: str) -> tuple[ModelSpec, ...]:
+    """The same model listed twice is one model; one label for two configurations is an error."""
+    by_label: dict[str, ModelSpec] = {}
+    for spec in models:
+        seen = by_label.setdefault(spec.display, spec)
+        if seen != spec:
+            raise SuiteError(f"{where}: model {spec.display!r} is listed twice with different "
+                             f"configurations; give each a distinct 'label'")
+    return tuple(by_label.values())
+
+
+def _check_narrowing(models: tuple[ModelSpec, ...], datasets: list[DatasetSpec], where: str) -> None:
+    known = [m.name for m in models] + [m.label for m in models if m.label]
+    for d in datasets:
+        for name in d.models or ():
+            if name not in known:
+                raise SuiteError(f"{where}: dataset {d.name!r} lists model {name!r}, which is not "
+                                 f"among the suite's models{_close(name, known)} "
+                                 f"(known: {', '.join(known)})")
 
 
 def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"{where}: a suite must be a mapping")
-    for key in ("models", "datasets"):
-        if not isinstance(raw.get(key), list) or not raw[key]:
-            raise SuiteError(f"{where}: '{key}' must be a non-empty list")
-    seeds = _seeds(raw.get("seeds", 1), where)
-    return Suite(
-        name=str(raw.get("name", Path(where).stem)),
-        models=tuple(_model(m, where) for m in raw["models"]),
-        datasets=tuple(_dataset(d, where) for d in raw["datasets"]),
-        seeds=seeds,
-        path=where,
-    )
+    _check_keys(raw, SUITE_KEYS, where)
+    # A suite given as data (no file) and without a name is just "suite".
+    name = raw.get("name", Path(where).stem if where != "<suite>" else "suite")
+    if not is_name(name):
+        hint = "" if "name" in raw else " (from the file name; set 'name:' in the suite)"
+        raise SuiteError(f"{where}: suite name {name!r} {name_problem(name)}{hint}")
+    models = _unique_models([_model(m, where) for m in _entries(raw, "models", where)], where)
+    datasets = [_dataset(d, where) for d in _entries(raw, "datasets", where)]
+    _check_narrowing(models, datasets, where)
+    return Suite(name=name, models=models, datasets=tuple(datasets),
+                 seeds=_seeds(raw.get("seeds", 1), where), path=where)
 
 
 def load_suite(name_or_path: str) -> Suite:

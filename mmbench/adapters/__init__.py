@@ -6,7 +6,7 @@ from mmbench.registry import Registry
 
 from .base import Adapter
 
-ADAPTERS: Registry[type[Adapter]] = Registry("adapter", "mmbench.adapters")
+ADAPTERS: Registry[type[Adapter]] = Registry("adapter", "mmbench.adapters", names_are_paths=True)
 
 # Built-in adapters, imported only when used.
 _BUILTIN = {

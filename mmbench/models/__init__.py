@@ -7,7 +7,7 @@ from typing import Any
 
 from mmbench.registry import Registry
 
-MODELS: Registry[Callable[..., Any]] = Registry("model", "mmbench.models")
+MODELS: Registry[Callable[..., Any]] = Registry("model", "mmbench.models", names_are_paths=True)
 
 _BUILTIN = {
     "majority": "mmbench.models.majority:MajorityClass",

@@ -24,6 +24,9 @@ class TorchClassifier:
     uses_images: ClassVar[bool] = True
     uses_text: ClassVar[bool] = True
     registry_name: ClassVar[str] = ""
+    # **arch below only collects the keys subclasses name in their own signatures, so the
+    # keys a config may hold are exactly those (see mmbench.models.config_keys).
+    config_keys_closed: ClassVar[bool] = True
 
     def __init__(self, *, image_size: int = 32, max_text_len: int = 48, vocab_size: int = 20000,
                  train: dict[str, Any] | None = None, progress: bool = False, **arch: Any) -> None:

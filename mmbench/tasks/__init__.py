@@ -7,7 +7,7 @@ from typing import Any
 
 from mmbench.registry import Registry
 
-TASKS: Registry[Any] = Registry("task", "mmbench.tasks")
+TASKS: Registry[Any] = Registry("task", "mmbench.tasks", names_are_paths=True)
 
 _BUILTIN = {
     "classification": "mmbench.tasks.classification:ClassificationTask",
