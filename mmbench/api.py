@@ -16,10 +16,13 @@ class IngestRejected(RuntimeError):
 
 def ingest(adapter: str, root: str | Path | None = None, *, name: str | None = None,
            strict: bool = False, home: Path | None = None, max_pixels: int | None = None,
-           full_decode: bool = False, workers: int = 1, **options: Any) -> IngestReport:
+           full_decode: bool = False, workers: int = 1, allow_symlinks_out: bool = False,
+           **options: Any) -> IngestReport:
     """Build dataset `name` (default: the adapter's name) from a corpus at `root`.
 
-    `workers` > 1 checks images and writes shards in that many forked processes.
+    `workers` > 1 checks images and writes shards in that many forked processes. A file
+    whose path leads outside `root` (through a symlink, or an absolute path) is never
+    opened unless `allow_symlinks_out`.
     """
     from mmbench import data
     from mmbench.adapters import ADAPTERS
@@ -28,15 +31,15 @@ def ingest(adapter: str, root: str | Path | None = None, *, name: str | None = N
     adapter_obj = ADAPTERS.get(adapter)(**options)
     report = data.build(adapter_obj, root, name=name, home=home,
                         max_pixels=max_pixels or DEFAULT_MAX_PIXELS, full_decode=full_decode,
-                        workers=workers)
+                        workers=workers, allow_symlinks_out=allow_symlinks_out)
     if strict and report.rejected:
         raise IngestRejected(f"{report.rejected} row(s) rejected (strict mode); see "
                              f"{Path(report.path) / 'rejections.jsonl'}")
     return report
 
 
-def run(suite: str = "default", *, models: list[str] | None = None,
-        datasets: list[str] | None = None, seeds: int | None = None, limit: int | None = None,
+def run(suite: str = "default", *, models: list[str] | str | None = None,
+        datasets: list[str] | str | None = None, seeds: int | None = None, limit: int | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int = 1) -> list[RunRecord]:
@@ -50,12 +53,15 @@ def run(suite: str = "default", *, models: list[str] | None = None,
     from mmbench.results import ResultStore
     from mmbench.suite import load_suite
 
+    runner.positive_int(workers, "workers")
+    runner.positive_int(threads, "threads")
+    result_store = ResultStore(store or default_store())  # a bad store fails before any work
     if model_files:
-        models = [*(models or []), *(load_model_file(spec) for spec in model_files)]
+        models = [*([models] if isinstance(models, str) else models or []),
+                  *(load_model_file(spec) for spec in model_files)]
 
     jobs = runner.plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
-    return runner.run(jobs, ResultStore(store or default_store()), progress=progress, log=log,
-                      workers=workers, threads=threads)
+    return runner.run(jobs, result_store, progress=progress, log=log, workers=workers, threads=threads)
 
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:

@@ -19,6 +19,17 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def positive_int(value: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {number}")
+    return number
+
+
 def _log(message: str) -> None:
     from tqdm.auto import tqdm
 
@@ -54,6 +65,15 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 
     print(rescore(args.store, args.out).summary())
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mmbench.doctor import doctor
+    from mmbench.home import default_store
+
+    report = doctor(args.store or default_store(), move=args.quarantine)
+    print(report.summary())
+    return 1 if report.unresolved else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -121,9 +141,12 @@ def _adapter_parser(adapter_name: str) -> tuple[argparse.ArgumentParser, Any]:
                         required=adapter_cls.needs_root)
     parser.add_argument("--name", help="dataset name in the dataset home (default: adapter name)")
     parser.add_argument("--strict", action="store_true", help="exit non-zero if any row is rejected")
-    parser.add_argument("--max-pixels", type=int, help="reject larger images (decompression bombs)")
+    parser.add_argument("--max-pixels", type=positive_int, help="reject larger images (decompression bombs)")
     parser.add_argument("--full-decode", action="store_true", help="decode every image fully")
-    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+    parser.add_argument("--allow-symlinks-out", action="store_true",
+                        help="read files whose path leads outside --root (through a symlink, "
+                             "or an absolute path); by default such a file is never opened")
+    parser.add_argument("--workers", type=positive_int, default=min(os.cpu_count() or 1, 8),
                         help="processes that read, check and write images "
                              "(default: the CPU count, at most 8)")
     group = parser.add_argument_group(f"{adapter_name} options")
@@ -164,7 +187,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     try:
         report = ingest(args.adapter, opts.root, name=opts.name, strict=False,
                         max_pixels=opts.max_pixels, full_decode=opts.full_decode,
-                        workers=opts.workers, **options)
+                        workers=opts.workers, allow_symlinks_out=opts.allow_symlinks_out,
+                        **options)
     except IngestRejected as err:  # pragma: no cover - strict is checked below
         print(err, file=sys.stderr)
         return 1
@@ -208,12 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-file", action="append", metavar="PATH.py:CLASS",
                    help="register a model class from a file and run it (repeatable)")
     p.add_argument("--datasets", help="comma-separated dataset names (default: the suite's)")
-    p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's)")
-    p.add_argument("--limit", type=int, help="use only the first N rows of each split")
+    p.add_argument("--seeds", type=positive_int, help="number of seeds 0..N-1 (default: the suite's)")
+    p.add_argument("--limit", type=positive_int, help="use only the first N rows of each split")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                    help="jobs run side by side in worker processes (default: CPU count)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job; results are reproducible for a fixed value (default 1)")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
@@ -227,8 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rescore", help="recompute metrics from stored predictions into a new store")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
-    p.add_argument("--out", help="new store for the rescored records (default: <store>-rescored-<time>)")
+    p.add_argument("--out", help="a new (absent or empty) store for the rescored records "
+                                      "(default: <store>-rescored-<time>)")
     p.set_defaults(func=cmd_rescore)
+
+    p = sub.add_parser("doctor", help="list a store's damaged or orphaned files; move them aside",
+                       description="List the result store's damaged or orphaned files: run records "
+                                   "that are not readable, predictions that are not readable Parquet, "
+                                   "predictions without a record, temporary files and claims left by "
+                                   "killed processes. Exit status: 0 when the store is sound (or "
+                                   "everything found was moved aside), 1 when problems remain.")
+    p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
+    p.add_argument("--quarantine", action="store_true",
+                   help="move what is found into <store>/quarantine/<time>-<pid>/ (nothing is deleted; "
+                        "claims of dead processes are removed); `mmbench run` then reruns those jobs")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("compare", help="compare two result stores, run record files or suites")
     p.add_argument("a", help="baseline: store folder, records/<key>.json file, or suite name")
@@ -267,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # a clear one-line error instead of a traceback for user errors
         known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
                  "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
-                 "FingerprintMismatch", "PredictionsError", "WorkerDied")
+                 "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
+                 "ModelConfigError", "StoreNotAFolder", "DamagedRecord", "DamagedPredictions",
+                 "OutExists")
         if type(err).__name__ in known:
             print(f"mmbench: error: {err}", file=sys.stderr)
             return 2

@@ -14,7 +14,7 @@ import numpy as np
 
 from mmbench.leaderboard import PredictionsReader, current
 from mmbench.paired import ALPHA, Aligned, align, paired_test, per_sample
-from mmbench.results import ResultStore, RunRecord
+from mmbench.results import ResultStore, RunRecord, load_record
 from mmbench.stats import N_BOOTSTRAP, holm
 
 
@@ -50,7 +50,7 @@ def open_source(spec: str | Path) -> Source:
         records = store.records()
     elif path.is_file() and path.suffix == ".json":
         store = ResultStore(path.resolve().parent.parent)
-        records = [RunRecord.from_dict(json.loads(path.read_text()))]
+        records = [load_record(path, store.root, match_name=False)]  # a copy may be renamed
     else:
         from mmbench.home import default_store
         from mmbench.suite import SuiteError, load_suite

@@ -27,6 +27,7 @@ from mmbench.adapters.base import (
     require_root,
 )
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
+from mmbench.corpus_root import Boundary, activate, deactivate
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
 from mmbench.ingest_chunk import (
@@ -41,6 +42,7 @@ from mmbench.ingest_chunk import (
 from mmbench.names import check_name
 from mmbench.paths import inside, make_dir, remove_file, remove_tree
 from mmbench.schema import SCHEMA_VERSION
+from mmbench.sweep import sweep_staging
 
 
 class DatasetNotFound(FileNotFoundError):
@@ -115,7 +117,7 @@ def _reason_key(reason: str) -> str:
 
 
 def _chunk_jobs(items: Iterator[Item], split: str, folder: Path, max_pixels: int,
-                full_decode: bool) -> Iterator[ChunkJob]:
+                full_decode: bool, boundary: Boundary | None) -> Iterator[ChunkJob]:
     """Items in chunks of CHUNK_ROWS, or fewer when the image bytes an adapter yields in
     hand (tar members, base64) reach CHUNK_BYTES: chunks in flight are held in memory."""
     chunk: list[Item] = []
@@ -128,11 +130,11 @@ def _chunk_jobs(items: Iterator[Item], split: str, folder: Path, max_pixels: int
                         if isinstance(ref, ImageRef) and ref.data is not None)
         if len(chunk) == CHUNK_ROWS or held >= CHUNK_BYTES:
             yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
-                           full_decode)
+                           full_decode, boundary)
             chunk, held, index = [], 0, index + 1
     if chunk:
         yield ChunkJob(split, str(folder / f"chunk-{index:05d}.arrow"), chunk, max_pixels,
-                       full_decode)
+                       full_decode, boundary)
 
 
 class _Split:
@@ -211,11 +213,13 @@ def _drop_rows(shard: Path, rows: list[int]) -> None:
 
 def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None = None,
           home: Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
-          full_decode: bool = False, workers: int = 1) -> IngestReport:
+          full_decode: bool = False, workers: int = 1,
+          allow_symlinks_out: bool = False) -> IngestReport:
     """Stream every split of `adapter` at `root` into Arrow under the dataset home.
 
     With `workers` > 1, forked processes read and check images and write the shards while
     this process runs the adapter; the dataset and its fingerprint are the same either way.
+    Every file read must lie inside `root` once resolved, unless `allow_symlinks_out`.
     """
     started = time.perf_counter()
     name = check_name(name if name is not None else adapter.name, "dataset name")
@@ -225,6 +229,7 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                    else root_path or Path("."))
     base = home or datasets_dir()
     base.mkdir(parents=True, exist_ok=True)
+    sweep_staging(base)  # staging folders of builds that were killed; never a live build's
     final = inside(base / name, base, "dataset folder")
     staging = inside(base / f".{name}.building-{os.getpid()}", base, "staging folder")
     remove_tree(staging, base, "staging folder")
@@ -233,6 +238,8 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     hasher = hashlib.sha256(f"mmbench-schema-{SCHEMA_VERSION}".encode())
     seen_ids: dict[str, str] = {}
     report = IngestReport(name=name, path=str(final), fingerprint="")
+    boundary = Boundary.of(corpus_root, allow_symlinks_out) if adapter.needs_root else None
+    bounded = activate(boundary)  # what the adapter opens is checked against it
     try:
         corpus = adapter.info(corpus_root)
         splits = adapter.splits(corpus_root)
@@ -252,7 +259,7 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                 folder.mkdir()
                 tally = _Split(split, report, seen_ids, hasher, rejections)
                 jobs = _chunk_jobs(adapter.examples(corpus_root, split), split, folder,
-                                   max_pixels, full_decode)
+                                   max_pixels, full_decode, boundary)
                 for job, outcomes in run_chunks(jobs, pool, workers):
                     tally.take(job, outcomes)
                 shards[split] = tally.seal(folder)
@@ -265,13 +272,16 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), path=str(final),
         )
         payload = {**asdict(info), "extra": corpus.extra, "shards": shards,
+                   "corpus_root": None if boundary is None else {
+                       "path": boundary.root, "allow_symlinks_out": allow_symlinks_out},
                    "ingest": {"read": report.read, "kept": report.kept,
                               "rejected": report.rejected}}
         (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False),
                                            encoding="utf-8", errors="backslashreplace")
         remove_tree(final, base, "dataset folder")
-        staging.rename(final)
+        staging.rename(inside(final, base, "dataset folder"))
     finally:
+        deactivate(bounded)
         remove_tree(staging, base, "staging folder")
     report.seconds = time.perf_counter() - started
     return report

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.adapters.base import ImageRef, Item, Rejection
+from mmbench.corpus_root import Boundary, OutsideCorpus, Resolver, Unresolvable
 from mmbench.images import BadImage, inspect_image
 from mmbench.read_ahead import ReadAhead
 from mmbench.schema import SchemaError, features, validate
@@ -38,6 +39,8 @@ ARROW_ERRORS = (TypeError, ValueError, OverflowError)
 # A row the chunk wrote: its id and the canonical JSON that goes into the fingerprint.
 Kept = tuple[str, bytes]
 Outcome = Kept | Rejection
+# An image path -> the resolved path to open, or why it may not be opened.
+Targets = dict[Any, str | BadImage]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class ChunkJob:
     items: list[Item]
     max_pixels: int
     full_decode: bool
+    # The corpus root image paths must lie in; None (a generated corpus) opens them as given.
+    boundary: Boundary | None = None
 
 
 def import_libraries() -> None:
@@ -58,15 +63,48 @@ def import_libraries() -> None:
     arrow_schema()  # imports `datasets`
 
 
-def _image_paths(items: list[Item]) -> list[Any]:
-    """The files the chunk's records will read, in the order they will be read."""
-    return [ref.path for item in items if not isinstance(item, Rejection)
+def _file_refs(items: list[Item]) -> list[ImageRef]:
+    """The images the chunk's records will read from files, in the order they will be read."""
+    return [ref for item in items if not isinstance(item, Rejection)
             for ref in item.get("images", ())
             if isinstance(ref, ImageRef) and ref.data is None and ref.path is not None]
 
 
-def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool
-                  ) -> dict[str, Any]:
+def _image_paths(items: list[Item]) -> list[Any]:
+    return [ref.path for ref in _file_refs(items)]
+
+
+def _targets(items: list[Item], resolver: Resolver | None) -> Targets | None:
+    """Every image path of the chunk resolved and checked against the corpus root, before
+    any is opened; None when paths are opened as given (no root, or paths may leave it)."""
+    if resolver is None:
+        return None
+    targets: Targets = {}
+    for ref in _file_refs(items):
+        if ref.path in targets:
+            continue
+        try:
+            targets[ref.path] = resolver.resolve(ref.path, "image")
+        except OutsideCorpus as err:
+            targets[ref.path] = BadImage(str(err))
+        except Unresolvable as err:
+            targets[ref.path] = BadImage(f"image path {ref.name!r} cannot be resolved: "
+                                         f"{err.why}")
+    return targets
+
+
+def _reader(job: ChunkJob, resolver: Resolver | None, targets: Targets | None) -> ReadAhead:
+    """The chunk's image files, opened ahead of use: as given, or only those that passed
+    the corpus root check, each opened at the path it was checked at."""
+    paths = _image_paths(job.items)
+    if resolver is None or targets is None:
+        return ReadAhead(paths)
+    checked = [t for t in map(targets.__getitem__, paths) if isinstance(t, str)]
+    return ReadAhead(checked, opener=resolver.open)
+
+
+def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool,
+                  targets: Targets | None = None) -> dict[str, Any]:
     """An `ImageRef` -> the record's image dict (bytes as published, sha256, size, format)."""
     if not isinstance(ref, ImageRef):
         raise BadImage(f"adapter yielded an image of type {type(ref).__name__}, not ImageRef")
@@ -74,8 +112,11 @@ def resolve_image(ref: Any, files: ReadAhead, max_pixels: int, full_decode: bool
     if data is None:
         if ref.path is None:
             raise BadImage(f"image {ref.name}: neither bytes nor a path")
+        target = ref.path if targets is None else targets[ref.path]
+        if isinstance(target, BadImage):  # never opened
+            raise BadImage(str(target))
         try:
-            data = files.read(ref.path)
+            data = files.read(target)
         except FileNotFoundError:
             raise BadImage(f"missing image file: {ref.name}") from None
         except (OSError, ValueError) as err:  # ValueError: a NUL or lone surrogate in the path
@@ -141,11 +182,11 @@ def _unencodable(record: dict[str, Any]) -> str:
 
 
 def finish(item: dict[str, Any], split: str, files: ReadAhead, max_pixels: int,
-           full_decode: bool) -> dict[str, Any]:
+           full_decode: bool, targets: Targets | None = None) -> dict[str, Any]:
     """The adapter's item as a checked record; raises BadImage or SchemaError."""
     record = dict(item)  # shallow: a rejected item still shows what the adapter yielded
     record["split"] = split
-    record["images"] = [resolve_image(ref, files, max_pixels, full_decode)
+    record["images"] = [resolve_image(ref, files, max_pixels, full_decode, targets)
                         for ref in record.get("images", [])]
     # The sha256 values were just computed from these bytes; hashing again is waste.
     validate(record, check_digests=False)
@@ -159,14 +200,18 @@ def run_chunk(job: ChunkJob) -> list[Outcome]:
     batch: list[tuple[int, dict[str, Any]]] = []  # (outcome index, record)
     held = 0  # image bytes in the batch
     shard = _LazyShard(Path(job.shard))
+    boundary = job.boundary
+    resolver = None if boundary is None or boundary.allow_outside else Resolver(boundary)
+    targets = _targets(job.items, resolver)
     try:
-        with ReadAhead(_image_paths(job.items)) as files:
+        with _reader(job, resolver, targets) as files:
             for item in job.items:
                 if isinstance(item, Rejection):
                     outcomes.append(item)
                     continue
                 try:
-                    record = finish(item, job.split, files, job.max_pixels, job.full_decode)
+                    record = finish(item, job.split, files, job.max_pixels, job.full_decode,
+                                    targets)
                     canon = canonical(record)
                 except (BadImage, SchemaError) as err:
                     outcomes.append(Rejection(*locate(item), str(err)))

@@ -205,6 +205,22 @@ def write(records: list[RunRecord], out_dir: Path,
     rows = aggregate(records, predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "README.md", out_dir / "leaderboard.csv"
-    md.write_text(render_markdown(rows))
-    table.write_text(render_csv(rows))
+    _replace(md, render_markdown(rows), out_dir)
+    _replace(table, render_csv(rows), out_dir)
     return [md, table]
+
+
+def _replace(path: Path, text: str, base: Path) -> None:
+    """Write `path` whole or not at all: runs that finish together may write it at once."""
+    import os
+
+    from mmbench.paths import inside, remove_file
+    from mmbench.results import open_temp
+
+    fd, tmp = open_temp(inside(path, base, "leaderboard file"))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        remove_file(tmp, base, "temporary file")

@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 Path = str | os.PathLike[str]
+Opener = Callable[[Path], int]  # a path -> a descriptor open for reading
 WINDOW = 64  # files opened ahead of the one being read
 MAX_FILE_BYTES = 1 << 30  # no image is a gigabyte; a larger file is not read at all
 # Non-blocking, so that opening a FIFO named like an image does not wait for a writer
 # (for regular files the flag changes nothing).
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 class NotAFile(OSError):
@@ -44,8 +45,12 @@ def read_fd(fd: int) -> bytes:
     return b"".join(parts)
 
 
-def read_file(path: Path) -> bytes:
-    fd = os.open(path, _OPEN_FLAGS)
+def open_file(path: Path) -> int:
+    return os.open(path, OPEN_FLAGS)
+
+
+def read_file(path: Path, opener: Opener = open_file) -> bytes:
+    fd = opener(path)
     try:
         return read_fd(fd)
     finally:
@@ -53,10 +58,15 @@ def read_file(path: Path) -> bytes:
 
 
 class ReadAhead:
-    """Reads `paths` in the order given; a path read out of order is simply read."""
+    """Reads `paths` in the order given; a path read out of order is simply read.
 
-    def __init__(self, paths: Iterable[Path], window: int = WINDOW) -> None:
+    `opener` opens each file (`mmbench.corpus_root.Boundary.open` checks where it lands).
+    """
+
+    def __init__(self, paths: Iterable[Path], window: int = WINDOW,
+                 opener: Opener = open_file) -> None:
         self.waiting = deque(paths)
+        self.opener = opener
         self.ahead: deque[tuple[Path, int | None]] = deque()
         self.window = window
         self.advise = getattr(os, "posix_fadvise", None)
@@ -71,7 +81,7 @@ class ReadAhead:
         while self.waiting and len(self.ahead) < self.window:
             path = self.waiting.popleft()
             try:
-                fd: int | None = os.open(path, _OPEN_FLAGS)
+                fd: int | None = self.opener(path)
             except (OSError, ValueError):  # ValueError: a NUL or lone surrogate in the name
                 fd = None  # the read itself raises, with the reason
             else:
@@ -85,10 +95,10 @@ class ReadAhead:
     def read(self, path: Path) -> bytes:
         self._fill()
         if not self.ahead or self.ahead[0][0] != path:
-            return read_file(path)
+            return read_file(path, self.opener)
         _, fd = self.ahead.popleft()
         if fd is None:
-            return read_file(path)
+            return read_file(path, self.opener)
         try:
             return read_fd(fd)
         finally:

@@ -1,7 +1,7 @@
 """Recompute the metrics of stored RunRecords from their stored per-sample predictions,
 without loading any model (after a metric fix, or to check that a store is reproducible).
 
-The store is append-only, so rescored records go to another store (default: the sibling
+The store is append-only, so rescored records go to a new store (default: the sibling
 folder `<store>-rescored-<UTC time>`), under the same key (same job), with the new metrics,
 a new `created` time and `env["rescored_from"]` = {store, key, created} of the original.
 Their predictions are copied beside them, so the new store is complete on its own.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from mmbench.results import ResultStore, RunRecord
+from mmbench.paths import inside, make_dir, remove_tree
+from mmbench.results import DamagedPredictions, ResultStore, RunRecord
+from mmbench.sweep import sweep_staging
 
 CI_SEED = 0  # the seed the tasks bootstrap with, so an unchanged metric reproduces its CI exactly
 
@@ -90,25 +93,58 @@ def score_record(record: RunRecord, table: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+class OutExists(FileExistsError):
+    """The folder rescore was to create already holds files."""
+
+
 def rescore(store: str | Path, out: str | Path | None = None) -> RescoreReport:
-    """Rescore every record of `store` into the store `out`; report metrics that changed."""
+    """Rescore every record of `store` into the new store `out`; report metrics that changed.
+
+    All or nothing: the new store is written into a staging folder beside `out` and renamed
+    into place at the end, so a failed or killed rescore leaves no partial store.
+    """
     source = ResultStore(store)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target = ResultStore(out or source.root.with_name(f"{source.root.name}-rescored-{stamp}"))
-    if target.root.resolve() == source.root.resolve():
+    final = Path(out) if out is not None else source.root.with_name(f"{source.root.name}-rescored-{stamp}")
+    if final.resolve() == source.root.resolve():
         raise ValueError("rescore writes new records into another store; --out must differ from --store")
-    report = RescoreReport(target.root)
+    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise OutExists(f"{final} already exists and is not empty; rescore writes a whole new store: "
+                        f"name a new folder with --out")
     records = source.records()
     if not records:
         raise FileNotFoundError(f"no run records in {source.root}")
+    parent = final.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    sweep_staging(parent, "rescoring")  # what killed rescores left beside their output
+    staging = inside(parent / f".{final.name}.rescoring-{os.getpid()}", parent, "staging folder")
+    remove_tree(staging, parent, "staging folder")
+    make_dir(staging, parent, "staging folder")
+    report = RescoreReport(final)
+    try:
+        _rescore_into(source, ResultStore(staging), records, report)
+        if report.written:
+            try:  # onto an absent or empty folder only
+                os.rename(staging, final)
+            except OSError as err:
+                raise OutExists(f"{final} was filled by someone else while rescoring ({err}); "
+                                f"nothing was written") from None
+    finally:
+        remove_tree(staging, parent, "staging folder")
+    return report
+
+
+def _rescore_into(source: ResultStore, target: ResultStore, records: list[RunRecord],
+                  report: RescoreReport) -> None:
     for record in records:
         if not source.predictions_path(record.key).is_file():
             report.skipped.append((record.key, "no stored predictions"))
             continue
-        if target.has(record.key):
-            report.skipped.append((record.key, f"already in {target.root}"))
+        try:
+            table = source.predictions(record.key)
+        except DamagedPredictions as err:
+            report.skipped.append((record.key, str(err)))
             continue
-        table = source.predictions(record.key)
         try:
             metrics = score_record(record, table)
         except ValueError as err:  # e.g. predictions in a layout no metric can read
@@ -123,4 +159,3 @@ def rescore(store: str | Path, out: str | Path | None = None) -> RescoreReport:
                                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         target.write(rescored, table)
         report.written.append(record.key)
-    return report

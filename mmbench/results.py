@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mmbench.names import check_key
+from mmbench.paths import inside, make_dir, remove_file
 
 RECORD_VERSION = "1"
 
@@ -48,9 +52,117 @@ class RecordExists(FileExistsError):
     pass
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+class DamagedStore(ValueError):
+    """A file of the store that cannot be read as what it should be: the message names the
+    file, what is wrong (`why`) and what to do."""
+
+    what = "file"
+
+    def __init__(self, path: Path, why: str, root: Path) -> None:
+        super().__init__(path, why, root)  # all in args, so it pickles from a worker
+        self.path, self.why, self.root = path, why, root
+
+    def __str__(self) -> str:
+        return (f"damaged {self.what} {self.path}: {self.why}; move it aside with "
+                f"`mmbench doctor --store {self.root} --quarantine`")
+
+
+class DamagedRecord(DamagedStore):
+    what = "run record"
+
+
+class DamagedPredictions(DamagedStore):
+    what = "predictions"
+
+
+# Temporary files carry their writer's pid, so a sweep can tell a dead writer's from a
+# live one's: `.<target>.<pid>.<random>`, beside the target.
+TEMP_NAME = re.compile(r"\.(?P<target>.+\.(?:json|parquet))\.(?P<pid>\d+)\.[A-Za-z0-9_]+")
+
+
+def temp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+def _umask() -> int:
+    # Read, not set and restored: setting it would race with threads creating files.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def open_temp(path: Path) -> tuple[int, str]:
+    """A new temporary file beside `path` (descriptor, name), with the permissions a plain
+    write would give it (mkstemp's own are owner-only)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path))
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+# A record's fields that readers rely on, with the types they must have.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "key": str, "benchmark": str, "dataset": str, "dataset_fingerprint": str, "task": str,
+    "eval_split": str, "model": str, "config_hash": str, "seed": int, "n": int,
+    "limit": (int, type(None)), "model_config": dict, "metrics": dict,
+}
+
+
+def _record_problem(raw: Any, expected_key: str | None) -> str | None:
+    if not isinstance(raw, dict):
+        return f"holds a JSON {type(raw).__name__}, not a run record object"
+    for name, kind in _FIELD_TYPES.items():
+        if name not in raw:
+            return f"has no {name!r} field"
+        if not isinstance(raw[name], kind) or isinstance(raw[name], bool):
+            return f"field {name!r} is a {type(raw[name]).__name__}"
+    if not all(isinstance(m, dict) and "value" in m for m in raw["metrics"].values()):
+        return "field 'metrics' holds an entry without a value"
+    if expected_key is not None and raw["key"] != expected_key:
+        return f"holds the record of key {raw['key']!r}, not of its file name"
+    return None
+
+
+def load_record(path: Path, root: Path | None = None, *, match_name: bool = True) -> RunRecord:
+    """The run record in the file `path`, or DamagedRecord naming the file and what to do.
+    With `match_name`, the record's key must be the file's name (as in a store)."""
+    store = root if root is not None else path.parent.parent
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
+        raise DamagedRecord(path, f"not readable JSON ({err})", store) from None
+    problem = _record_problem(raw, path.name.removesuffix(".json") if match_name else None)
+    if problem is not None:
+        raise DamagedRecord(path, problem, store)
+    return RunRecord.from_dict(raw)
+
+
+def read_predictions(path: Path, root: Path) -> Any:
+    """The Parquet table at `path`, or DamagedPredictions naming the file and what to do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException) as err:
+        raise DamagedPredictions(path, f"not readable Parquet ({err})", root) from None
+
+
+class StoreNotAFolder(NotADirectoryError):
+    """A result store path that exists but is not a folder."""
+
+
+def _atomic_write(path: Path, data: bytes, base: Path) -> None:
+    make_dir(path.parent, base, "store folder")
+    inside(path, base, "run record")
+    fd, tmp = open_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -69,12 +181,16 @@ class ResultStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        # Checked before any work, so a mistyped --store fails now and not after training.
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreNotAFolder(f"result store {self.root} is not a folder; "
+                                  f"name a folder (it is created if absent)")
 
     def record_path(self, key: str) -> Path:
-        return self.root / "records" / f"{key}.json"
+        return self.root / "records" / f"{check_key(key)}.json"
 
     def predictions_path(self, key: str) -> Path:
-        return self.root / "predictions" / f"{key}.parquet"
+        return self.root / "predictions" / f"{check_key(key)}.parquet"
 
     def has(self, key: str) -> bool:
         return self.record_path(key).is_file()
@@ -87,30 +203,34 @@ class ResultStore:
             import pyarrow.parquet as pq
 
             path = self.predictions_path(record.key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            pq.write_table(predictions, tmp)
-            os.replace(tmp, path)
+            make_dir(path.parent, self.root, "store folder")
+            fd, tmp = open_temp(path)
+            os.close(fd)
+            try:
+                pq.write_table(predictions, tmp)
+                os.replace(tmp, inside(path, self.root, "predictions"))
+            finally:
+                remove_file(tmp, self.root, "temporary file")
         path = self.record_path(record.key)
-        _atomic_write(path, record.to_json().encode())
+        _atomic_write(path, record.to_json().encode(), self.root)
         return path
 
     def get(self, key: str) -> RunRecord:
-        return RunRecord.from_dict(json.loads(self.record_path(key).read_text()))
+        """The record of `key`; DamagedRecord (naming the file) when it cannot be read."""
+        return load_record(self.record_path(key), self.root)
+
+    def find(self, key: str) -> RunRecord | None:
+        """The record of `key`, or None when the store has none (DamagedRecord as `get`)."""
+        try:
+            return self.get(key)
+        except FileNotFoundError:
+            return None
 
     def records(self) -> list[RunRecord]:
         folder = self.root / "records"
         if not folder.is_dir():
             return []
-        out = []
-        for path in sorted(folder.glob("*.json")):
-            try:
-                out.append(RunRecord.from_dict(json.loads(path.read_text())))
-            except (json.JSONDecodeError, TypeError) as err:
-                raise ValueError(f"corrupt run record {path}: {err}") from err
-        return out
+        return [load_record(path, self.root) for path in sorted(folder.glob("*.json"))]
 
     def predictions(self, key: str) -> Any:
-        import pyarrow.parquet as pq
-
-        return pq.read_table(self.predictions_path(key))
+        return read_predictions(self.predictions_path(key), self.root)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmbench import data
+from mmbench.models.config_keys import ModelConfigError
+from mmbench.names import check_key, check_name
 from mmbench.results import ResultStore, RunRecord
 from mmbench.suite import DatasetSpec, ModelSpec, Suite
 
@@ -31,7 +33,15 @@ class Job:
                  "model": self.model.name, "config": config_hash(self.model.name, config),
                  "seed": self.seed, "limit": self.limit}
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
-        return f"{self.dataset.name}__{self.task}__{self.model.display}__s{self.seed}__{digest}"
+        # Checked again here: the key becomes file names in the store.
+        parts = (check_name(self.dataset.name, "dataset name"), check_name(self.task, "task name"),
+                 check_name(self.model.display, "model label"))
+        return check_key("__".join(parts) + f"__s{self.seed}__{digest}")
+
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two jobs of one plan the same job (specs hold dicts, so are unhashable)."""
+        return (self.dataset.name, self.task, self.model.name, self.model.label,
+                json.dumps(self.model.config, sort_keys=True, default=str), self.seed, self.limit)
 
 
 def effective_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +50,10 @@ def effective_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
 
     cache_key = (name, json.dumps(config, sort_keys=True, default=str))
     if cache_key not in _CONFIGS:
-        model = create(name, **config)  # constructors are cheap: no weights, no data
+        try:
+            model = create(name, **config)  # constructors are cheap: no weights, no data
+        except (TypeError, ValueError) as err:  # a nested key or a value the model refuses
+            raise ModelConfigError(f"model {name!r}: config {config} is refused: {err}") from None
         _CONFIGS[cache_key] = model.config() if hasattr(model, "config") else dict(config)
     return _CONFIGS[cache_key]
 
@@ -48,26 +61,58 @@ def effective_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
 _CONFIGS: dict[tuple[str, str], dict[str, Any]] = {}
 
 
-def plan(suite: Suite, *, models: list[str] | None = None, datasets: list[str] | None = None,
-         seeds: int | None = None, limit: int | None = None) -> list[Job]:
-    """Expand a suite (optionally narrowed) into jobs, dataset-major."""
+def positive_int(value: Any, what: str) -> int:
+    """`value` if it is an int of at least 1 (not a bool), else ValueError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def _names(values: list[str] | str | None, what: str) -> list[str] | None:
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    return [check_name(v, what) for v in items]
+
+
+def plan(suite: Suite, *, models: list[str] | str | None = None,
+         datasets: list[str] | str | None = None, seeds: int | None = None,
+         limit: int | None = None) -> list[Job]:
+    """Expand a suite (optionally narrowed) into jobs, dataset-major; a job listed twice
+    (the same model, dataset, task and seed from two entries) is planned once."""
+    models, datasets = _names(models, "model name"), _names(datasets, "dataset name")
+    if seeds is not None:
+        positive_int(seeds, "seeds")
+    if limit is not None:
+        positive_int(limit, "limit")
     chosen_models = [m for m in suite.models if not models or m.name in models or m.label in models]
     chosen_data = [d for d in suite.datasets if not datasets or d.name in datasets]
     if models:
         known = {m.name for m in suite.models} | {m.label for m in suite.models}
-        chosen_models += [ModelSpec(m) for m in models if m not in known]
+        chosen_models += [ModelSpec(m) for m in dict.fromkeys(models) if m not in known]
     if datasets:
         known_d = {d.name for d in suite.datasets}
-        chosen_data += [DatasetSpec(d) for d in datasets if d not in known_d]
-    jobs = []
+        chosen_data += [DatasetSpec(d) for d in dict.fromkeys(datasets) if d not in known_d]
+    _check_configs(chosen_models)
+    jobs: dict[tuple[Any, ...], Job] = {}
     for d in chosen_data:
         # --seeds on the command line wins over a dataset's own seeds, which win over the suite's.
         seed_list = tuple(range(seeds)) if seeds is not None else (d.seeds or suite.seeds)
         for m in chosen_models:
             if d.models is not None and not models and not ({m.name, m.label} & set(d.models)):
                 continue
-            jobs += [Job(suite.name, d, task, m, s, limit) for task in d.tasks for s in seed_list]
-    return jobs
+            for job in (Job(suite.name, d, task, m, s, limit) for task in d.tasks for s in seed_list):
+                jobs.setdefault(job.identity(), job)
+    return list(jobs.values())
+
+
+def _check_configs(specs: list[ModelSpec]) -> None:
+    """Every model exists and its config names only keys its constructor takes."""
+    from mmbench.models import MODELS
+    from mmbench.models.config_keys import check_config
+
+    for spec in specs:
+        check_config(spec.name, MODELS.get(spec.name), spec.config)
 
 
 def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
@@ -80,7 +125,14 @@ def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
     if adapter_name in ADAPTERS:
         adapter_cls = ADAPTERS.get(adapter_name)
         if not adapter_cls.needs_root:
-            data.build(adapter_cls(**spec.options), name=spec.name)
+            from mmbench.claims import hold
+            from mmbench.home import datasets_dir
+
+            home = datasets_dir()
+            # One build per dataset at a time: a run started beside this one waits, then reads it.
+            with hold(home / f".{spec.name}.build.lock", home):
+                if not data.exists(spec.name):
+                    data.build(adapter_cls(**spec.options), name=spec.name)
             return data.info(spec.name)
     raise data.DatasetNotFound(f"dataset {spec.name!r} is not ingested; run `mmbench ingest ADAPTER "
                                f"--root PATH --name {spec.name}` first")
@@ -158,47 +210,141 @@ def compatible(jobs: list[Job], log: Progress | None = None) -> list[Job]:
     return kept
 
 
-def _in_worker(job: Job, info: data.DatasetInfo, store_root: str, threads: int) -> RunRecord:
-    return run_job(job, info, ResultStore(store_root), threads)
+@dataclass(frozen=True)
+class Outcome:
+    """A job's record, and whether this run trained it or found it finished by another."""
+
+    key: str
+    record: RunRecord
+    ran: bool
+    notes: tuple[str, ...] = ()
 
 
-def _execute(jobs: list[Job], infos: dict[str, data.DatasetInfo], store: ResultStore, workers: int,
-             threads: int) -> Iterator[RunRecord]:
-    """Run jobs in this process, or in `workers` forked processes (which inherit the registry,
-    so models registered at run time, by decorator or --model-file, are there too)."""
+def _attempt(job: Job, key: str, info: data.DatasetInfo, store: ResultStore, threads: int,
+             wait: bool) -> Outcome | None:
+    """Run `job` under its claim; None when another live process holds the claim and
+    `wait` is false. A record another process finished first is a success."""
+    from mmbench.claims import claim
+    from mmbench.quarantine import move_aside
+    from mmbench.results import DamagedRecord, RecordExists
+
+    with claim(store.root, key, wait=wait) as taken:
+        if not taken:
+            return None
+        notes: tuple[str, ...] = ()
+        try:
+            record = store.find(key)
+        except DamagedRecord as err:  # under the claim no one else writes this key: free it
+            moved = move_aside(err.path, store.root)
+            notes, record = (f"moved the damaged record {err.path} to {moved}",), None
+        if record is not None:
+            return Outcome(key, record, ran=False)
+        try:
+            return Outcome(key, run_job(job, info, store, threads), ran=True, notes=notes)
+        except RecordExists:  # written meanwhile by a process that takes no claims
+            return Outcome(key, store.get(key), ran=False, notes=notes)
+
+
+def _in_worker(job: Job, key: str, info: data.DatasetInfo, store_root: str, threads: int,
+               wait: bool) -> Outcome | None:
+    return _attempt(job, key, info, ResultStore(store_root), threads, wait)
+
+
+def _execute(jobs: dict[str, Job], infos: dict[str, data.DatasetInfo], store: ResultStore, workers: int,
+             threads: int) -> Iterator[Outcome]:
+    """Run jobs (by key) in this process, or in `workers` forked processes (which inherit the
+    registry, so models registered at run time, by decorator or --model-file, are there too).
+    A job another process is running is set aside, and waited for once the rest are done."""
     if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield run_job(job, infos[job.dataset.name], store, threads)
+        waiting = list(jobs.items())
+        while waiting:
+            later = []
+            for key, job in waiting:
+                outcome = _attempt(job, key, infos[job.dataset.name], store, threads, wait=False)
+                if outcome is None:
+                    later.append((key, job))
+                else:
+                    yield outcome
+            if later and len(later) == len(waiting):  # none of them is free: wait for the first
+                key, job = later.pop(0)
+                outcome = _attempt(job, key, infos[job.dataset.name], store, threads, wait=True)
+                assert outcome is not None  # a waiting attempt always gets the claim
+                yield outcome
+            waiting = later
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_in_worker, job, infos[job.dataset.name], str(store.root), threads)
-                   for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+        set_aside: list[tuple[str, Job]] = []
+        for wait in (False, True):
+            futures = {pool.submit(_in_worker, job, key, infos[job.dataset.name], str(store.root),
+                                   threads, wait): (key, job)
+                       for key, job in (jobs.items() if not wait else set_aside)}
+            for future in as_completed(futures):
+                outcome = future.result()
+                if outcome is None:
+                    set_aside.append(futures[future])
+                else:
+                    yield outcome
+
+
+def _finished(store: ResultStore, key: str, warn: Progress) -> RunRecord | None:
+    """The stored record of `key`, or None when it is missing or damaged (said so)."""
+    from mmbench.results import DamagedRecord
+
+    try:
+        return store.find(key)
+    except DamagedRecord as err:
+        warn(f"damaged record {err.path} ({err.why}); treating it as missing and running its job "
+             f"again (see `mmbench doctor`)")
+        return None
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def run(jobs: list[Job], store: ResultStore, *, progress: bool = True, log: Progress | None = None,
         workers: int = 1, threads: int = 1) -> list[RunRecord]:
     """Run every compatible job not already in the store; return the records of all of them,
-    in job order. `workers` processes run jobs side by side, each with `threads` torch threads."""
+    in job order, each key once. `workers` processes run jobs side by side, each with
+    `threads` torch threads. Other processes may run on the same store at the same time:
+    each job is trained by one of them (see `mmbench.claims`)."""
     from tqdm.auto import tqdm
 
+    from mmbench.home import datasets_dir
+    from mmbench.sweep import sweep_staging, sweep_store
+
+    say = log or _stderr
+    # What killed runs and builds left behind.
+    for left in [*sweep_store(store.root), *sweep_staging(datasets_dir())]:
+        if log is not None:
+            log(f"removed {left.what} {left.path}: {left.why}")
     jobs = compatible(jobs, log)
     infos = {j.dataset.name: ensure_dataset(j.dataset) for j in jobs}
-    keys = [job.key(infos[job.dataset.name].fingerprint) for job in jobs]
-    done = {key: store.get(key) for key in keys if store.has(key)}
-    pending = [job for job, key in zip(jobs, keys, strict=True) if key not in done]
-    bar = tqdm(total=len(jobs), initial=len(done), desc="jobs", unit="job", disable=not progress)
-    for record in _execute(pending, infos, store, workers, threads):
-        done[record.key] = record
+    by_key: dict[str, Job] = {}
+    for job in jobs:  # a key listed twice (the same job twice in one suite) is one job
+        by_key.setdefault(job.key(infos[job.dataset.name].fingerprint), job)
+    done = {key: record for key in by_key if (record := _finished(store, key, say)) is not None}
+    pending = {key: job for key, job in by_key.items() if key not in done}
+    bar = tqdm(total=len(by_key), initial=len(done), desc="jobs", unit="job", disable=not progress)
+    for outcome in _execute(pending, infos, store, workers, threads):
+        record = done[outcome.key] = outcome.record
         bar.update(1)
-        if log is not None:
-            primary = record.primary_metric
+        for note in outcome.notes:
+            say(note)
+        if log is None:
+            continue
+        if not outcome.ran:
             log(f"{record.model:>22} on {record.dataset}/{record.task} seed {record.seed}: "
-                f"{primary} {record.metrics[primary]['value']:.3f} ({record.timings['total_s']:.1f}s)")
+                f"finished by another process")
+            continue
+        primary = record.primary_metric
+        log(f"{record.model:>22} on {record.dataset}/{record.task} seed {record.seed}: "
+            f"{primary} {record.metrics[primary]['value']:.3f} ({record.timings['total_s']:.1f}s)")
     bar.close()
-    return [done[key] for key in keys]
+    return [done[key] for key in by_key]

@@ -60,7 +60,8 @@ def find_suite(name_or_path: str) -> Path:
         if not path.is_file():
             raise SuiteError(f"suite file {path} does not exist")
         return path
-    for folder in suite_dirs():
+    # Anything else is a suite name, looked up in the suite folders only.
+    for folder in suite_dirs() if is_name(name_or_path) else []:
         candidate = folder / f"{name_or_path}.yaml"
         if candidate.is_file():
             return candidate

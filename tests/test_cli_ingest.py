@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.hateful_memes import write_fake
 
 
@@ -43,11 +45,41 @@ def test_ingest_summary_reconciles_and_strict_fails(tmp_path: Path, isolated_hom
     assert "Measured statistics" in card.stdout
 
 
+def test_ingest_reads_outside_the_root_only_when_allowed(
+        tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmbench.cli import main
+    from tests.fakes import vlmevalkit_tsv
+
+    root = tmp_path / "memes"
+    injected = write_fake(root)
+    (root / "img").rename(tmp_path / "img")
+    (root / "img").symlink_to(tmp_path / "img")
+    ingest = ["ingest", "hateful-memes", "--root", str(root), "--workers", "1", "--strict"]
+    assert main(ingest) == 1
+    out = capsys.readouterr().out
+    assert f"kept 0 + rejected {injected}" in out
+    assert f"rejected {injected:>6} x image leads outside the corpus root" in out
+    assert main([*ingest, "--allow-symlinks-out"]) == 0
+    assert f"kept {injected} + rejected 0" in capsys.readouterr().out
+    info = json.loads((isolated_home / "datasets" / "hateful-memes" / "info.json").read_text())
+    assert info["corpus_root"] == {"path": str(root.resolve()), "allow_symlinks_out": True}
+
+    tsv_root = tmp_path / "tsv"  # the only annotation file leads out: an error naming it
+    vlmevalkit_tsv.write_fake(tmp_path / "elsewhere")
+    tsv_root.mkdir()
+    (tsv_root / "FAKE_MCQ.tsv").symlink_to(tmp_path / "elsewhere" / "FAKE_MCQ.tsv")
+    assert main(["ingest", "vlmevalkit-tsv", "--root", str(tsv_root), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mmbench: error: annotation file leads outside the corpus root: "
+                          f"{tsv_root}/FAKE_MCQ.tsv resolves to ")
+    assert "--allow-symlinks-out" in err
+
+
 def test_ingest_help_lists_adapter_options(isolated_home: Path) -> None:
     out = cli("ingest", "hateful-memes", "--help", home=isolated_home)
     assert out.returncode == 0
     assert "--images-required" in out.stdout and "--root" in out.stdout
-    assert "--workers" in out.stdout
+    assert "--workers" in out.stdout and "--allow-symlinks-out" in out.stdout
     missing = cli("ingest", "hateful-memes", "--root", "/nonexistent/corpus", home=isolated_home)
     assert missing.returncode == 2 and "/nonexistent/corpus" in missing.stderr
     unknown = cli("ingest", "hatefull-memes", "--root", ".", home=isolated_home)

@@ -146,7 +146,7 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[Path], None], str]] = {
         "imagefolder", {}, _imagefolder({"file_name": "a.png", "label": BIG}), "kept"),
     "file name longer than the system allows": (
         "imagefolder", {}, _imagefolder({"file_name": "y" * 300 + ".png", "caption": "c"}),
-        "reject: image path 'yyy"),
+        "reject: unreadable image file: 'yyy"),
     "image that is a symlink loop": (
         "imagefolder", {}, _then(_imagefolder({"file_name": "loop.png", "caption": "c"}),
                                  lambda r: (r / "loop.png").symlink_to("loop.png")),
@@ -176,10 +176,10 @@ CASES: dict[str, tuple[str, dict[str, Any], Callable[[Path], None], str]] = {
     "image that is a FIFO": (
         "hateful-memes", {}, _then(_hateful(""), _swap_for("img/a.png", os.mkfifo)),
         "reject: unreadable image file"),
-    "image that is a symlink to /dev/zero": (
+    "image that is a symlink to /dev/zero": (  # outside the corpus root: never opened
         "karpathy", {}, _then(_karpathy(), _swap_for("a.png",
                                                      lambda p: p.symlink_to("/dev/zero"))),
-        "reject: unreadable image file"),
+        "reject: image leads outside the corpus root"),
 }
 
 

@@ -83,7 +83,7 @@ def test_cli_ingest_by_any_name_stays_home(name: str) -> None:
         def ingest(home: Path) -> None:
             err = io.StringIO()
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                code = main(["ingest", "shapes", "--name", name, "--scale", "0.005", "--workers", "1"])
+                code = main(["ingest", "shapes", f"--name={name}", "--scale", "0.005", "--workers", "1"])
             if code != 0:
                 assert code == 2 and "dataset name" in err.getvalue()
                 raise BadName(err.getvalue())

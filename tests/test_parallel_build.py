@@ -110,6 +110,21 @@ def test_chunking_and_workers_change_nothing_in_the_dataset(
     assert rejections == reference[2]
 
 
+def test_workers_check_the_corpus_root_as_the_building_process_does(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "elsewhere.png").write_bytes(image_bytes(50))
+    (corpus / "4.png").unlink()  # a duplicate "a": now rejected before it is read
+    (corpus / "4.png").symlink_to(tmp_path / "elsewhere.png")
+    (corpus / "6.png").rename(corpus / "real-6.png")
+    (corpus / "6.png").symlink_to("real-6.png")  # stays inside: "e" is read through it
+    reference = _build(corpus, tmp_path / "one", monkeypatch, 1000, 1)
+    report, rows, rejections = _build(corpus, tmp_path / "many", monkeypatch, 3, 2)
+    assert (report.fingerprint, rows, rejections) == (reference[0].fingerprint, *reference[1:])
+    assert (report.read, report.kept, report.rejected) == (13, 6, 7)
+    reasons = {json.loads(line)["locator"]: json.loads(line)["reason"] for line in rejections}
+    assert reasons["line 5"].startswith("image leads outside the corpus root: ")
+
+
 def test_bytes_in_hand_cut_chunks_short(corpus: Path, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     reference = _build(corpus, tmp_path / "one", monkeypatch, 1000, 1)

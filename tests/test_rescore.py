@@ -65,8 +65,11 @@ def test_changed_metrics_are_reported_and_the_source_is_left_alone(store: Path, 
     assert ResultStore(out).get(record.key).metrics["accuracy"]["value"] == true_value
     assert {p.name: p.read_bytes() for p in (store / "records").iterdir()} == before  # append-only
 
-    assert main(["rescore", "--store", str(store), "--out", str(out)]) == 0  # nothing is overwritten
-    assert "rescored 0 record(s)" in capsys.readouterr().out
+    written = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    # A rescore writes a whole new store at once, so it refuses a folder that holds one.
+    assert main(["rescore", "--store", str(store), "--out", str(out)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == written  # nothing is overwritten
 
 
 def test_rescore_refuses_to_write_into_its_own_store(store: Path) -> None:

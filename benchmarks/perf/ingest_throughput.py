@@ -124,15 +124,24 @@ def _captions(seed: int, image_id: int) -> list[str]:
 
 
 def make_corpus(pool: Path, base: Path, count: int, seed: int, scale: int = 1) -> Path:
-    """A corpus root of the first `count` images: its own annotation file, shared images."""
+    """A corpus root of the first `count` images: its own annotation file, shared images.
+
+    The images are hard links to the pool's files: shared (page cache too), yet inside
+    the root, as a build requires of every file it reads (a folder symlink to the pool
+    would lead out of the root)."""
     root = base / f"coco-{count}"
     ann = root / ANNOTATION
-    if ann.is_file():
+    images_dir = root / IMAGE_DIR
+    if ann.is_file() and not images_dir.is_symlink():
         return root
     ann.parent.mkdir(parents=True, exist_ok=True)
-    images_link = root / IMAGE_DIR
-    if not images_link.exists():
-        images_link.symlink_to(pool / IMAGE_DIR, target_is_directory=True)
+    if images_dir.is_symlink():  # a cache from before corpus roots were a boundary
+        images_dir.unlink()
+    images_dir.mkdir(exist_ok=True)
+    for image_id in range(1, count + 1):
+        link = images_dir / _file_name(image_id)
+        if not link.exists():
+            os.link(pool / IMAGE_DIR / _file_name(image_id), link)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for image_id in range(1, count + 1):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmbench.adapters.base import AdapterError, Rejection, read_json_lines
+from mmbench.adapters.base import AdapterError, Rejection, corpus_file, read_json_lines
 
 Row = tuple[str, dict[str, Any] | Rejection]
 
@@ -32,7 +32,7 @@ class _Lines:
         self.bad: set[int] = set()
 
     def __iter__(self) -> Iterator[str]:
-        with self.path.open("rb") as handle:
+        with corpus_file(self.path).open("rb") as handle:
             for lineno, raw in enumerate(handle, start=1):
                 try:
                     yield raw.decode("utf-8")

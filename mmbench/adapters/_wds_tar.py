@@ -2,7 +2,8 @@
 
 The shard is read front to back (tarfile mode `r|*`), so memory holds one member at
 a time. Nothing is extracted to disk; unsafe members are reported, never read, and a
-corrupt or truncated shard ends with a `Broken` item instead of an exception.
+corrupt or truncated shard ends with a `Broken` item instead of an exception, and a
+shard that leads outside the corpus root is never opened.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from mmbench import corpus_root
 from mmbench.adapters.base import Rejection
 
 _CHUNK = 1 << 16
@@ -87,7 +89,12 @@ def iter_members(path: Path, display: str, max_mb: int,
     max_bytes = max_mb * 1024 * 1024
     last = ""
     try:
-        with path.open("rb") as handle, tarfile.open(fileobj=handle, mode="r|*") as tf:
+        source = corpus_root.check(path, "tar shard")
+    except ValueError as err:  # one shard of many: rejected unopened, the others are read
+        yield Broken("shard", str(err))
+        return
+    try:
+        with source.open("rb") as handle, tarfile.open(fileobj=handle, mode="r|*") as tf:
             for member in tf:
                 if member.isdir():
                     continue  # folders are structure, not samples

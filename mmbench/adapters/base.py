@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mmbench import corpus_root
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -124,6 +126,21 @@ def parse_json(text: str | bytes) -> Any:
         raise BadJson(str(err)) from None
 
 
+def corpus_file(path: Path, what: str = "annotation file") -> Path:
+    """The path to open for a file the adapter reads: checked against the build's corpus
+    root (`mmbench.corpus_root`); one that leads outside it is an AdapterError naming it."""
+    try:
+        return corpus_root.check(path, what)
+    except ValueError as err:  # OutsideCorpus, Unresolvable
+        raise AdapterError(str(err)) from err
+
+
+def outside_root(folder: Path, what: str = "folder") -> str | None:
+    """Why `folder` may not be listed (it leads outside the corpus root), or None."""
+    problem = corpus_root.outside(folder, what)
+    return None if problem is None else str(problem)
+
+
 def require_root(root: Path | None, adapter: str) -> Path:
     if root is None:
         raise AdapterError(f"adapter {adapter!r} needs --root PATH (the corpus folder)")
@@ -210,7 +227,7 @@ def read_json_lines(path: Path, display: str) -> Iterator[tuple[int, dict[str, A
 
     Handles a last line without a newline, invalid UTF-8 and non-object JSON.
     """
-    with path.open("rb") as handle:
+    with corpus_file(path).open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -249,7 +266,7 @@ def json_line_items(path: Path, display: str,
 def load_json(path: Path, adapter: str) -> Any:
     """Load a whole JSON file, raising AdapterError that names the file on failure."""
     try:
-        with path.open("rb") as handle:
+        with corpus_file(path).open("rb") as handle:
             return parse_json(handle.read())
     except FileNotFoundError as err:
         raise AdapterError(f"{adapter}: expected file {path} is missing") from err

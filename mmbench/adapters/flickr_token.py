@@ -25,6 +25,7 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    corpus_file,
     display_path,
     none_found,
     require_file,
@@ -69,7 +70,7 @@ def _find(root: Path, name: str) -> Path | None:
 
 def _lines(path: Path, display: str) -> Iterator[tuple[int, str | Rejection]]:
     """(line number, text without line ending) per non-blank line; bad UTF-8 -> Rejection."""
-    with path.open("rb") as handle:
+    with corpus_file(path).open("rb") as handle:
         for lineno, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8").rstrip("\r\n")

@@ -24,6 +24,7 @@ from mmbench.adapters.base import (
     Item,
     Rejection,
     load_json,
+    outside_root,
     parse_files,
 )
 from mmbench.schema import make_record
@@ -105,6 +106,10 @@ class GQAAdapter(Adapter):
 
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         source = self._sources(root)[split]
+        problem = outside_root(source, "shard folder") if source.is_dir() else None
+        if problem is not None:  # never listed: one rejection stands for its shards
+            yield Rejection(source.relative_to(root).as_posix(), "shard folder", problem)
+            return
         shards = sorted(source.glob("*.json"), key=_natural) if source.is_dir() else [source]
         if not shards:
             raise AdapterError(f"{NAME}: shard folder {source} holds no .json files")

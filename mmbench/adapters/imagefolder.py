@@ -13,6 +13,9 @@ Two layouts, as torchvision's ImageFolder and Hugging Face's imagefolder read th
 Splits are the sub-folders named train/validation/test (and their usual variants),
 each in either layout; or, for one metadata file at the root, its `split_column`;
 otherwise the whole root is the single split named by `split`.
+
+Symlinks are followed while they stay inside the root; a class or split folder that
+leads outside it is one rejection and is never listed (`mmbench.corpus_root`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from mmbench.adapters.base import (
     Item,
     Rejection,
     is_plain_name,
+    outside_root,
     require_root,
     small_int,
 )
@@ -56,6 +60,7 @@ class _Source:
     folder: Path  # where file_name paths and class folders start
     metadata: Path | None = None  # None: class folders
     by_column: bool = False  # one root metadata file; rows pick their split
+    outside: str = ""  # why the folder may not be read (it leads outside the corpus root)
 
 
 @dataclass
@@ -77,16 +82,6 @@ def _walk_images(folder: Path) -> Iterator[Path]:
     for here, dirs, files in os.walk(folder):  # does not follow folder symlinks
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         yield from (Path(here) / f for f in sorted(files) if _is_image(Path(f)))
-
-
-def _inside(path: Path, root: Path) -> None:
-    # A symlink may point anywhere; only read what lies inside the corpus.
-    try:
-        outside = path.is_symlink() and not path.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError, ValueError) as err:  # too long, a symlink loop, a NUL
-        raise _Reject(f"image path {path.name!r} cannot be resolved: {err}") from None
-    if outside:
-        raise _Reject(f"{path.name} is a symlink that leads outside the corpus root")
 
 
 def _file_names(value: Any) -> list[str]:
@@ -186,7 +181,13 @@ class ImageFolderAdapter(Adapter):
         dirs = [root / d for d in SPLIT_DIRS if (root / d).is_dir()]
         if not dirs:
             return {self.split: _Source(root)}
-        return {d.name: _Source(d, self._metadata_file(d)) for d in dirs}
+        return {d.name: self._split_source(d) for d in dirs}
+
+    def _split_source(self, folder: Path) -> _Source:
+        problem = outside_root(folder, "split folder")
+        if problem is not None:  # not looked into at all; its split is one rejection
+            return _Source(folder, outside=problem)
+        return _Source(folder, self._metadata_file(folder))
 
     def _row_split(self, row: dict[str, Any] | Rejection) -> str:
         """The row's split; the default split for none and for a value that cannot be one
@@ -208,8 +209,11 @@ class ImageFolderAdapter(Adapter):
         scan = _Scan()
         # Splits of one root metadata file share a source: read it once.
         for source in {s: None for s in self._sources(root).values()}:
+            if source.outside:
+                continue
             if source.metadata is None:
-                scan.folder_classes.update(p.name for p in _class_dirs(source.folder))
+                scan.folder_classes.update(p.name for p in _class_dirs(source.folder)
+                                           if outside_root(p) is None)
                 continue
             for _, row in metadata_rows(source.metadata, ""):
                 if isinstance(row, Rejection):
@@ -251,7 +255,10 @@ class ImageFolderAdapter(Adapter):
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         source = self._sources(root)[split]
         names = self._class_names(self._scan(root))
-        if source.metadata is None:
+        if source.outside:
+            yield Rejection(source.folder.relative_to(root).as_posix(), "split folder",
+                            source.outside)
+        elif source.metadata is None:
             yield from self._folder_items(root, source.folder, names)
         else:
             yield from self._metadata_items(root, source, split, names)
@@ -278,8 +285,6 @@ class ImageFolderAdapter(Adapter):
     def _row_record(self, row: dict[str, Any], root: Path, source: _Source,
                     names: list[str] | None, display: str, locator: str) -> dict[str, Any]:
         paths = [source.folder / n for n in _file_names(row.get(FILE_COLUMN))]
-        for path in paths:
-            _inside(path, root)
         refs = [ImageRef(name=p.relative_to(root).as_posix(), path=p) for p in paths]
         mapped = {FILE_COLUMN, self.text_column, self.caption_column, self.label_column}
         if source.by_column:
@@ -301,6 +306,11 @@ class ImageFolderAdapter(Adapter):
             else:
                 yield self._image_item(root, path, None, names)
         for cls in classes:
+            problem = outside_root(cls, "class folder")
+            if problem is not None:  # never listed: one rejection stands for what it holds
+                yield Rejection(cls.relative_to(root).as_posix(), f"class folder {cls.name}",
+                                problem)
+                continue
             for path in _walk_images(cls):
                 yield self._image_item(root, path, cls.name, names)
 
@@ -309,7 +319,6 @@ class ImageFolderAdapter(Adapter):
         rel = path.relative_to(root).as_posix()
         locator = f"class folder {cls}" if cls is not None else "no class folder"
         try:
-            _inside(path, root)
             label = None if cls is None else _label(cls, names)
         except _Reject as err:
             return Rejection(rel, locator, str(err))

@@ -30,6 +30,7 @@ from mmbench.adapters.base import (
     Item,
     Rejection,
     corpus_dir,
+    corpus_file,
     single_file,
 )
 from mmbench.schema import make_record
@@ -48,7 +49,8 @@ def _read_rows(path: Path) -> Iterator[Row]:
     csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
     # surrogateescape keeps bad bytes visible so one row, not the file, is rejected.
     # utf-8-sig: a TSV saved by a spreadsheet starts with a byte order mark
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    with corpus_file(path).open(encoding="utf-8-sig", errors="surrogateescape",
+                                newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         start = 1
         while True:

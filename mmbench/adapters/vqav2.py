@@ -25,6 +25,7 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    corpus_file,
     load_json,
     require_file,
 )
@@ -132,6 +133,7 @@ class VQAv2Adapter(Adapter):
             subtype = self.subtype or self._fixed_subtype(load_json(path, NAME), path)
             return {split_name(subtype): subtype}
         head, _, tail = self.questions.partition("{subtype}")
+        corpus_file((root / head).parent, "questions folder")  # listed: must lie inside
         found = sorted(p.relative_to(root).as_posix() for p in root.glob(f"{head}*{tail}"))
         subtypes = [name[len(head):len(name) - len(tail)] for name in found]
         if not subtypes:

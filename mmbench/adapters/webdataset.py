@@ -33,6 +33,8 @@ from mmbench.adapters.base import (
     ImageRef,
     Item,
     Rejection,
+    corpus_file,
+    outside_root,
     parse_json,
     require_root,
     small_int,
@@ -59,7 +61,7 @@ def _read_lines(path: Path) -> list[str] | None:
     if not path.is_file():
         return None
     try:
-        text = path.read_text(encoding="utf-8")
+        text = corpus_file(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise AdapterError(f"{NAME}: {path} is not valid UTF-8: {err}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -100,12 +102,22 @@ class WebDatasetAdapter(Adapter):
 
     def shards(self, root: Path) -> dict[str, list[Path]]:
         """Shards per split, in a stable order; raises AdapterError when there are none."""
+        return self._layout(root)[0]
+
+    def _layout(self, root: Path) -> tuple[dict[str, list[Path]], list[Rejection]]:
+        """`shards`, and a rejection for each folder that leads outside the corpus root
+        (never listed: whether it holds shards is not known)."""
         found: dict[str, list[Path]] = {}
+        refused: list[Rejection] = []
         pattern = re.compile(self.split_pattern)
         for path in sorted(self._root(root).iterdir()):
             if path.name.startswith("."):
                 continue
             if path.is_dir():
+                problem = outside_root(path)
+                if problem is not None:
+                    refused.append(Rejection(path.name, "folder", problem))
+                    continue
                 inner = sorted((p for p in path.iterdir() if is_shard(p)), key=_natural)
                 if inner:
                     found.setdefault(path.name, []).extend(inner)
@@ -113,8 +125,10 @@ class WebDatasetAdapter(Adapter):
                 match = pattern.match(path.name)
                 found.setdefault(match.group(1) if match else self.split, []).append(path)
         if not found:
-            raise AdapterError(f"{NAME}: no .tar/.tar.gz/.tgz shards in {root} or its sub-folders")
-        return {split: sorted(paths, key=_natural) for split, paths in found.items()}
+            why = "".join(f"; {r.reason}" for r in refused)
+            raise AdapterError(f"{NAME}: no .tar/.tar.gz/.tgz shards in {root} or its "
+                               f"sub-folders{why}")
+        return {split: sorted(paths, key=_natural) for split, paths in found.items()}, refused
 
     def splits(self, root: Path) -> list[str]:
         return list(self.shards(root))
@@ -153,7 +167,10 @@ class WebDatasetAdapter(Adapter):
 
     def examples(self, root: Path, split: str) -> Iterator[Item]:
         names = _read_lines(root / "classnames.txt")
-        for shard in self.shards(root).get(split, []):
+        found, refused = self._layout(root)
+        if split == next(iter(found)):  # folders of no known split are reported once, here
+            yield from refused
+        for shard in found.get(split, []):
             display = shard.relative_to(root).as_posix()
             yield from self._shard_items(shard, display, names)
 

@@ -29,9 +29,10 @@ def rejections_by_locator(home: Path, dataset: str) -> dict[str, dict[str, Any]]
 
 
 def ingest(adapter: str, root: Path, home: Path, *, dataset: str | None = None,
-           **options: Any) -> IngestReport:
+           allow_symlinks_out: bool = False, **options: Any) -> IngestReport:
     """Build adapter `adapter` at `root` and check that every row read was kept or rejected."""
-    report = build(make_adapter(adapter, **options), root, home=home, name=dataset)
+    report = build(make_adapter(adapter, **options), root, home=home, name=dataset,
+                   allow_symlinks_out=allow_symlinks_out)
     assert report.read == report.kept + report.rejected
     return report
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ rejections = partial(helpers.rejections, dataset=NAME)
 
 
 def real_root(tmp_path: Path, realdata: Path, year: str) -> Path:
-    """Link the real samples under their published names; write a tiny jpeg per image."""
+    """Copy the real samples under their published names (a link would lead outside the
+    corpus root); write a tiny jpeg per image."""
     root = tmp_path / f"coco{year}"
     (root / "annotations").mkdir(parents=True)
     for part in PARTS:
         sample = realdata / "coco_captions" / f"captions_{part}{year}.json_samples.json"
-        (root / "annotations" / f"captions_{part}{year}.json").symlink_to(sample)
+        shutil.copyfile(sample, root / "annotations" / f"captions_{part}{year}.json")
         folder = root / f"{part}{year}"
         folder.mkdir()
         for i, image in enumerate(json.loads(sample.read_text())["images"]):

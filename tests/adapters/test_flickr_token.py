@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -23,13 +24,14 @@ rejections = partial(helpers.rejections, dataset=NAME)
 
 
 def real_root(tmp_path: Path, realdata: Path) -> Path:
-    """Link the real text files under their published names; a tiny jpeg per captioned image."""
+    """Copy the real text files under their published names (a link would lead outside the
+    corpus root); a tiny jpeg per captioned image."""
     src = realdata / "flickr8k_native"
     root = tmp_path / "flickr8k"
     (root / "Flicker8k_Dataset").mkdir(parents=True)
     for name in LISTS:
-        (root / name).symlink_to(src / name)
-    (root / "Flickr8k.token.txt").symlink_to(src / "Flickr8k.token.head500.txt")
+        shutil.copyfile(src / name, root / name)
+    shutil.copyfile(src / "Flickr8k.token.head500.txt", root / "Flickr8k.token.txt")
     names = {line.split("#")[0] for line in (src / "Flickr8k.token.head500.txt").read_text()
              .splitlines()}
     for i, name in enumerate(sorted(names)):

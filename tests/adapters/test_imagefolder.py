@@ -16,6 +16,7 @@ import pytest
 from mmbench.adapters.base import AdapterError
 from mmbench.data import IngestReport, load
 from tests.adapters._helpers import ingest, make_adapter, rejections, run
+from tests.audit_opens import reached, recording
 from tests.fakes._images import image_bytes
 from tests.fakes.imagefolder import write_fake
 
@@ -130,11 +131,88 @@ def test_unlabeled_split_and_stray_images(tmp_path: Path, isolated_home: Path) -
     os.symlink("/etc/hostname", tmp_path / "train" / "cat" / "escape.png")
     report, ds, rejected = _build(tmp_path, isolated_home)
     assert ds["test"]["label"] == [None, None] and ds["train"]["id"] == ["train/cat/a.png"]
-    assert {(r["file"], r["reason"]) for r in rejected} == {
+    escape = f"image leads outside the corpus root: {tmp_path}/train/cat/escape.png resolves "
+    assert {(r["file"], r["reason"][:len(escape)]) for r in rejected} == {
         ("train/stray.png", "image is not inside a class folder"),
-        ("train/cat/escape.png", "escape.png is a symlink that leads outside the corpus root"),
+        ("train/cat/escape.png", escape),
     }
     assert (report.read, report.kept, report.rejected) == (5, 3, 2)
+
+
+# -- the corpus root is a boundary: symlinked folders (each read nothing outside before) --
+
+OUTSIDE = "leads outside the corpus root"
+
+
+def _metadata(root: Path, names: list[str]) -> None:
+    _write(root, {"metadata.jsonl": "".join(json.dumps({"file_name": n}) + "\n" for n in names)})
+
+
+def test_images_through_a_symlinked_folder_out_of_the_corpus(tmp_path: Path) -> None:
+    """`corpus/sub -> outside`: only the last component used to be checked."""
+    outside = tmp_path / "outside"
+    _write(outside, {"b.png": image_bytes(2), "c.png": image_bytes(3)})
+    root = tmp_path / "corpus"
+    _write(root, {"a.png": image_bytes(1)})
+    _metadata(root, ["a.png", "sub/b.png", "sub/c.png"])
+    (root / "sub").symlink_to(outside)
+    with recording() as log:
+        report, ds, rejected = _build(root, tmp_path / "home")
+    assert reached(log, outside) == []
+    assert ds["train"]["id"] == ["a.png"] and (report.read, report.rejected) == (3, 2)
+    assert [(r["file"], r["locator"]) for r in rejected] == [
+        ("metadata.jsonl", "line 2"), ("metadata.jsonl", "line 3")]
+    assert rejected[0]["reason"] == (
+        f"image {OUTSIDE}: {root}/sub/b.png resolves to {outside.resolve()}/b.png, which is "
+        f"not inside {root.resolve()}; pass --allow-symlinks-out (allow_symlinks_out=True in "
+        f"Python) to read it")
+    allowed = ingest("imagefolder", root, tmp_path / "home", allow_symlinks_out=True)
+    assert (allowed.kept, allowed.rejected) == (3, 0)
+
+
+def test_class_and_split_folders_that_are_symlinks_out_are_one_rejection_each(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    _write(outside, {"dog/d1.png": image_bytes(1), "dog/d2.png": image_bytes(2),
+                     "test/t.png": image_bytes(3)})
+    root = tmp_path / "corpus"
+    _write(root, {"train/cat/a.png": image_bytes(4), "other/bird/b.png": image_bytes(5)})
+    (root / "train" / "dog").symlink_to(outside / "dog")
+    (root / "train" / "bird").symlink_to(root / "other" / "bird")  # stays inside: followed
+    (root / "test").symlink_to(outside / "test")
+    with recording() as log:
+        report, ds, rejected = _build(root, tmp_path / "home")
+    assert reached(log, outside) == []
+    assert ds["train"]["id"] == ["train/bird/b.png", "train/cat/a.png"]
+    assert ds["train"]["label"] == [0, 1]  # bird, cat: dog is no class of this build
+    assert [(r["split"], r["file"], r["locator"], r["reason"].split(":")[0])
+            for r in rejected] == [
+        ("train", "train/dog", "class folder dog", f"class folder {OUTSIDE}"),
+        ("test", "test", "split folder", f"split folder {OUTSIDE}")]
+    assert (report.read, report.kept, report.rejected) == (4, 2, 2)
+    allowed = ingest("imagefolder", root, tmp_path / "home", allow_symlinks_out=True)
+    assert (allowed.kept, allowed.rejected) == (5, 0)
+
+
+def test_etc_symlinked_into_the_corpus_is_never_read(tmp_path: Path) -> None:
+    """`corpus/etc -> /etc` as a class folder, and named by metadata rows."""
+    folders = tmp_path / "folders"
+    _write(folders, {"cat/a.png": image_bytes(1)})
+    (folders / "etc").symlink_to("/etc")
+    rows = tmp_path / "rows"
+    _write(rows, {"a.png": image_bytes(1)})
+    _metadata(rows, ["a.png", "etc/passwd", "etc/shadow"])
+    (rows / "etc").symlink_to("/etc")
+    with recording() as log:
+        by_folder, _, folder_rejected = _build(folders, tmp_path / "home-a")
+        by_rows, _, row_rejected = _build(rows, tmp_path / "home-b")
+    assert reached(log, "/etc/passwd", "/etc/shadow") == []
+    assert reached([(event, path) for event, path in log if event != "open"], "/etc") == []
+    assert [(r["file"], r["reason"].split(":")[0]) for r in folder_rejected] == [
+        ("etc", f"class folder {OUTSIDE}")]
+    assert [(r["locator"], r["reason"].split(":")[0]) for r in row_rejected] == [
+        ("line 2", f"image {OUTSIDE}"), ("line 3", f"image {OUTSIDE}")]
+    assert (by_folder.kept, by_rows.kept) == (1, 1)
 
 
 def test_split_column_and_column_options(tmp_path: Path, isolated_home: Path) -> None:

@@ -34,7 +34,9 @@ def _fake_sqa_images(realdata: Path, folder: Path) -> None:
 def test_real_scienceqa_with_images(realdata: Path, tmp_path: Path) -> None:
     _fake_sqa_images(realdata, tmp_path / "images")
     root = realdata / "llava_conversation"
-    report = _build(root, tmp_path / "home", file=SQA, image_folder=str(tmp_path / "images"))
+    # The images lie outside the (read-only) root: only the explicit option reads them.
+    report = _build(root, tmp_path / "home", file=SQA, image_folder=str(tmp_path / "images"),
+                    allow_symlinks_out=True)
     assert report.read == 4241 and report.kept == 2017 and report.rejected == 2224
     rejected = _rejections(tmp_path / "home")
     assert rejected["record 0"] == {
@@ -87,7 +89,8 @@ def test_real_llava_bench_questions_joined_with_answers(realdata: Path, tmp_path
     for seed, name in enumerate(names):
         (tmp_path / "val2014" / name).write_bytes(image_bytes(seed))
     report = _build(root, tmp_path / "home", file="qa90_questions.jsonl",
-                    answers_file="qa90_gpt4_answer.jsonl", image_folder=str(tmp_path / "val2014"))
+                    answers_file="qa90_gpt4_answer.jsonl", image_folder=str(tmp_path / "val2014"),
+                    allow_symlinks_out=True)  # images outside the read-only root
     assert report.kept == 90 and report.rejected == 0
     rows = load(NAME, home=tmp_path / "home")["test"]
     assert rows["id"] == [str(i) for i in range(90)]
