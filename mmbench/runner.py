@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mmbench import data
+from mmbench.executor import execute
 from mmbench.models.config_keys import ModelConfigError
 from mmbench.names import check_key, check_name
 from mmbench.results import ResultStore, RunRecord
@@ -210,86 +211,6 @@ def compatible(jobs: list[Job], log: Progress | None = None) -> list[Job]:
     return kept
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A job's record, and whether this run trained it or found it finished by another."""
-
-    key: str
-    record: RunRecord
-    ran: bool
-    notes: tuple[str, ...] = ()
-
-
-def _attempt(job: Job, key: str, info: data.DatasetInfo, store: ResultStore, threads: int,
-             wait: bool) -> Outcome | None:
-    """Run `job` under its claim; None when another live process holds the claim and
-    `wait` is false. A record another process finished first is a success."""
-    from mmbench.claims import claim
-    from mmbench.quarantine import move_aside
-    from mmbench.results import DamagedRecord, RecordExists
-
-    with claim(store.root, key, wait=wait) as taken:
-        if not taken:
-            return None
-        notes: tuple[str, ...] = ()
-        try:
-            record = store.find(key)
-        except DamagedRecord as err:  # under the claim no one else writes this key: free it
-            moved = move_aside(err.path, store.root)
-            notes, record = (f"moved the damaged record {err.path} to {moved}",), None
-        if record is not None:
-            return Outcome(key, record, ran=False)
-        try:
-            return Outcome(key, run_job(job, info, store, threads), ran=True, notes=notes)
-        except RecordExists:  # written meanwhile by a process that takes no claims
-            return Outcome(key, store.get(key), ran=False, notes=notes)
-
-
-def _in_worker(job: Job, key: str, info: data.DatasetInfo, store_root: str, threads: int,
-               wait: bool) -> Outcome | None:
-    return _attempt(job, key, info, ResultStore(store_root), threads, wait)
-
-
-def _execute(jobs: dict[str, Job], infos: dict[str, data.DatasetInfo], store: ResultStore, workers: int,
-             threads: int) -> Iterator[Outcome]:
-    """Run jobs (by key) in this process, or in `workers` forked processes (which inherit the
-    registry, so models registered at run time, by decorator or --model-file, are there too).
-    A job another process is running is set aside, and waited for once the rest are done."""
-    if workers <= 1 or len(jobs) <= 1:
-        waiting = list(jobs.items())
-        while waiting:
-            later = []
-            for key, job in waiting:
-                outcome = _attempt(job, key, infos[job.dataset.name], store, threads, wait=False)
-                if outcome is None:
-                    later.append((key, job))
-                else:
-                    yield outcome
-            if later and len(later) == len(waiting):  # none of them is free: wait for the first
-                key, job = later.pop(0)
-                outcome = _attempt(job, key, infos[job.dataset.name], store, threads, wait=True)
-                assert outcome is not None  # a waiting attempt always gets the claim
-                yield outcome
-            waiting = later
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        set_aside: list[tuple[str, Job]] = []
-        for wait in (False, True):
-            futures = {pool.submit(_in_worker, job, key, infos[job.dataset.name], str(store.root),
-                                   threads, wait): (key, job)
-                       for key, job in (jobs.items() if not wait else set_aside)}
-            for future in as_completed(futures):
-                outcome = future.result()
-                if outcome is None:
-                    set_aside.append(futures[future])
-                else:
-                    yield outcome
-
-
 def _finished(store: ResultStore, key: str, warn: Progress) -> RunRecord | None:
     """The stored record of `key`, or None when it is missing or damaged (said so)."""
     from mmbench.results import DamagedRecord
@@ -332,7 +253,7 @@ def run(jobs: list[Job], store: ResultStore, *, progress: bool = True, log: Prog
     done = {key: record for key in by_key if (record := _finished(store, key, say)) is not None}
     pending = {key: job for key, job in by_key.items() if key not in done}
     bar = tqdm(total=len(by_key), initial=len(done), desc="jobs", unit="job", disable=not progress)
-    for outcome in _execute(pending, infos, store, workers, threads):
+    for outcome in execute(pending, infos, store, workers, threads):
         record = done[outcome.key] = outcome.record
         bar.update(1)
         for note in outcome.notes:
