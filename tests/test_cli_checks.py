@@ -120,3 +120,16 @@ def test_python_api_checks_the_same_values(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="dataset name '../x'"):
         parse_suite({"models": ["majority"], "datasets": ["../x"]})
     assert not (tmp_path / "store").exists()
+
+
+def test_strings_and_duplicates_run_once_through_the_cli(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    suite = _suite(tmp_path, "name: s\nseeds: [0, 0]\nmodels: [majority, majority]\n"
+                             "datasets: [{name: tiny, adapter: shapes, options: {scale: 0.005}, "
+                             "tasks: classification, models: majority}]\n")
+    code = main(["run", "--suite", suite, "--store", str(tmp_path / "store"), "--quiet",
+                 "--no-leaderboard", "--jobs", "1"])
+    assert code == 0
+    assert "1 run record(s)" in capsys.readouterr().out
+    records = mmbench.run(suite, store=tmp_path / "store")
+    assert [(r.task, r.model, r.seed) for r in records] == [("classification", "majority", 0)]
