@@ -204,13 +204,15 @@ def raw_read(root: Path, read_ahead: bool = False) -> dict[str, Any]:
             "bytes": total}
 
 
-def ingest(root: Path, home: Path, workers: int) -> dict[str, Any]:
+def ingest(root: Path, home: Path, workers: int, unchecked: bool = False) -> dict[str, Any]:
+    """A build; `unchecked`: without the corpus root check (`allow_symlinks_out`), to
+    measure what the check costs."""
     from mmbench.adapters import ADAPTERS
     from mmbench.data import build
 
     adapter = ADAPTERS.get("coco-captions")()
     started = time.perf_counter()
-    report = build(adapter, root, home=home, workers=workers)
+    report = build(adapter, root, home=home, workers=workers, allow_symlinks_out=unchecked)
     seconds = time.perf_counter() - started
     shutil.rmtree(home, ignore_errors=True)
     return {"seconds": seconds, "images": report.kept, "rejected": report.rejected}
@@ -219,7 +221,7 @@ def ingest(root: Path, home: Path, workers: int) -> dict[str, Any]:
 def worker(mode: str, root: Path, home: Path, repeat: int, workers: int, cold: bool,
            profile: Path | None) -> None:
     """Time one mode after an untimed run; print the median, with peak RSS, as one JSON line."""
-    if mode == "ingest":  # the baseline is the RSS of the libraries a build imports
+    if mode.startswith("ingest"):  # the baseline is the RSS of the libraries a build imports
         import datasets.arrow_writer  # noqa: F401
         import PIL.Image  # noqa: F401
 
@@ -230,8 +232,8 @@ def worker(mode: str, root: Path, home: Path, repeat: int, workers: int, cold: b
     def run() -> dict[str, Any]:
         if cold:
             evict(files)
-        if mode == "ingest":
-            return ingest(root, home, workers)
+        if mode.startswith("ingest"):
+            return ingest(root, home, workers, unchecked=mode == "ingest-unchecked")
         return raw_read(root, read_ahead=mode == "raw-read-ahead")
 
     first = run()  # warms the page cache (and imports); not counted
@@ -307,6 +309,13 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
               f"{r['ratio_vs_read_ahead']:>6}  {r['raw_peak_rss_mb']:>10} "
               f"{r['ingest_baseline_rss_mb']:>9} / {r['ingest_peak_rss_mb']:>5} / "
               f"{r['ingest_worker_peak_rss_mb']:>5} {r['ingest_over_raw_rss_mb']:>10}")
+    checked = [r for r in rows if "checked_ratio" in r]
+    if checked:
+        print(f"\n{'images':>7} {'cache':>5} {'workers':>7} {'checked s':>9} {'unchecked s':>11} "
+              f"{'checked/unchecked':>17}")
+    for r in checked:
+        print(f"{r['images']:>7} {r['cache']:>5} {r['workers']:>7} {r['ingest_s']:>9} "
+              f"{r['unchecked_s']:>11} {r['checked_ratio']:>17}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -333,6 +342,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     profile.parent.mkdir(parents=True, exist_ok=True)
                 ing = measure("ingest", root, home, args.repeat, workers, cold, profile)
                 rows.append(_row(n, raw, ahead, ing))
+                if args.root_check_cost:
+                    free = measure("ingest-unchecked", root, home, args.repeat, workers, cold, None)
+                    rows[-1]["unchecked_s"] = round(free["seconds"], 3)
+                    # throughput with the corpus root check / without it
+                    rows[-1]["checked_ratio"] = round(free["seconds"] / ing["seconds"], 3)
                 print(json.dumps(rows[-1]), flush=True)
     _print_table(rows)
     return {"benchmark": "ingest_throughput", "adapter": "coco-captions", "seed": args.seed,
@@ -367,7 +381,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="processes for generating images")
     parser.add_argument("--profile-dir", default=None,
                         help="write a cProfile summary of each ingest here")
-    parser.add_argument("--worker", choices=["raw", "raw-read-ahead", "ingest"],
+    parser.add_argument("--root-check-cost", action="store_true",
+                        help="also build without the corpus root check; report the ratio")
+    parser.add_argument("--worker", choices=["raw", "raw-read-ahead", "ingest", "ingest-unchecked"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
