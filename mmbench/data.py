@@ -27,6 +27,7 @@ from mmbench.adapters.base import (
     require_root,
 )
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
+from mmbench.claims import hold
 from mmbench.corpus_root import Boundary, activate, deactivate
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
@@ -278,8 +279,10 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                               "rejected": report.rejected}}
         (staging / "info.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False),
                                            encoding="utf-8", errors="backslashreplace")
-        remove_tree(final, base, "dataset folder")
-        staging.rename(inside(final, base, "dataset folder"))
+        # Two builds of one name may finish together: one swap at a time, the last one wins.
+        with hold(base / f".{name}.replace.lock", base):
+            remove_tree(final, base, "dataset folder")
+            staging.rename(inside(final, base, "dataset folder"))
     finally:
         deactivate(bounded)
         remove_tree(staging, base, "staging folder")

@@ -99,3 +99,23 @@ def test_a_job_another_process_holds_is_waited_for_then_read(tmp_path: Path) -> 
     os.waitpid(child, 0)
     assert records[0].key == key
     assert any("finished by another process" in m for m in messages), messages
+
+
+def test_builds_of_one_name_that_finish_together_all_succeed(tmp_path: Path) -> None:
+    from mmbench import data
+    from mmbench.adapters.shapes import ShapesAdapter
+
+    children = []
+    for _ in range(4):
+        child = os.fork()
+        if child == 0:  # each replaces the dataset folder; the swaps take turns
+            code = 1
+            try:
+                data.build(ShapesAdapter(scale=0.05), name="same", home=tmp_path)
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(child)
+    assert [os.waitstatus_to_exitcode(os.waitpid(c, 0)[1]) for c in children] == [0, 0, 0, 0]
+    assert [p.name for p in tmp_path.iterdir()] == ["same"]  # no staging folder, no lock file
+    assert data.info("same", tmp_path).splits == {"train": 100, "val": 25, "test": 50}
