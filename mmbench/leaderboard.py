@@ -217,10 +217,11 @@ def _replace(path: Path, text: str, base: Path) -> None:
     from mmbench.paths import inside, remove_file
     from mmbench.results import open_temp
 
-    fd, tmp = open_temp(inside(path, base, "leaderboard file"))
+    target = inside(path, base, "leaderboard file")
+    fd, tmp = open_temp(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     finally:
         remove_file(tmp, base, "temporary file")
