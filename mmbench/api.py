@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.data import IngestReport
-from mmbench.results import RunRecord
+from mmbench.runner.store import RunRecord
 
 
 class IngestRejected(RuntimeError):
@@ -47,11 +47,11 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
     """
-    from mmbench import runner
     from mmbench.home import default_store
     from mmbench.model_files import load_model_file
-    from mmbench.results import ResultStore
-    from mmbench.suite import load_suite
+    from mmbench.runner import driver as runner
+    from mmbench.runner.store import ResultStore
+    from mmbench.runner.suite import load_suite
 
     runner.positive_int(workers, "workers")
     runner.positive_int(threads, "threads")
@@ -66,10 +66,10 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:
     """Write README.md and leaderboard.csv for every record in the store."""
-    from mmbench import leaderboard as board  # the module, not this function
-    from mmbench.compare import store_reader
     from mmbench.home import default_store
-    from mmbench.results import ResultStore
+    from mmbench.report import leaderboard as board  # the module, not this function
+    from mmbench.report.compare import store_reader
+    from mmbench.runner.store import ResultStore
 
     result_store = ResultStore(store or default_store())
     records = result_store.records()
@@ -81,13 +81,13 @@ def write_leaderboard(store: str | Path | None = None, out: str | Path = "leader
 def rescore(store: str | Path | None = None, out: str | Path | None = None) -> Any:
     """Recompute every record's metrics from its stored predictions into a new store."""
     from mmbench.home import default_store
-    from mmbench.rescore import rescore as rescore_store
+    from mmbench.report.rescore import rescore as rescore_store
 
     return rescore_store(store or default_store(), out)
 
 
 def compare(a: str | Path, b: str | Path, *, force: bool = False) -> Any:
-    """Compare two result stores, run record files or suites (see `mmbench.compare`)."""
-    from mmbench.compare import compare as compare_sources
+    """Compare two result stores, run record files or suites (see `mmbench.report.compare`)."""
+    from mmbench.report.compare import compare as compare_sources
 
     return compare_sources(a, b, force=force)

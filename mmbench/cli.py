@@ -68,8 +68,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from mmbench.doctor import doctor
     from mmbench.home import default_store
+    from mmbench.runner.doctor import doctor
 
     report = doctor(args.store or default_store(), move=args.quarantine)
     print(report.summary())
@@ -78,7 +78,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from mmbench.api import compare
-    from mmbench.compare import render
+    from mmbench.report.compare import render
 
     comparison = compare(args.a, args.b, force=args.force)
     print(render(comparison, args.format), end="")
@@ -104,7 +104,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             print(f"{info.name:<20} {size_mb:>9.1f} MB  {info.fingerprint[:16]}  {splits}")
         return 0
     if args.kind == "suites":
-        from mmbench.suite import list_suites
+        from mmbench.runner.suite import list_suites
 
         names = list_suites()
     else:
@@ -200,14 +200,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from mmbench.cards import render_card
+    from mmbench.report.cards import render_card
 
     print(render_card(args.name, measured=False))
     return 0
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    from mmbench.cards import render_card
+    from mmbench.report.cards import render_card
 
     text = render_card(args.name, measured=True)
     if args.out:

@@ -27,7 +27,6 @@ from mmbench.adapters.base import (
     require_root,
 )
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
-from mmbench.claims import hold
 from mmbench.corpus_root import Boundary, activate, deactivate
 from mmbench.home import datasets_dir
 from mmbench.images import DEFAULT_MAX_PIXELS
@@ -42,8 +41,9 @@ from mmbench.ingest_chunk import (
 )
 from mmbench.names import check_name
 from mmbench.paths import inside, make_dir, remove_file, remove_tree
+from mmbench.runner.claims import hold
+from mmbench.runner.sweep import sweep_staging
 from mmbench.schema import SCHEMA_VERSION
-from mmbench.sweep import sweep_staging
 
 
 class DatasetNotFound(FileNotFoundError):

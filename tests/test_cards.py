@@ -12,7 +12,7 @@ import pytest
 from mmbench import data
 from mmbench.adapters import ADAPTERS
 from mmbench.adapters.shapes import ShapesAdapter
-from mmbench.cards import card_path, measure, read_card, render_card
+from mmbench.report.cards import card_path, measure, read_card, render_card
 from tests.fakes._images import image_bytes
 
 KEYS = {"name", "source", "licence", "citation", "splits", "fields", "tasks"}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench import runner
 from mmbench.cli import main
-from mmbench.suite import SuiteError, parse_suite
+from mmbench.runner import driver as runner
+from mmbench.runner.suite import SuiteError, parse_suite
 
 TINY_DATA = "{name: tiny, adapter: shapes, options: {scale: 0.005}}"
 

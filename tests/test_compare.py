@@ -10,8 +10,8 @@ import pytest
 
 import mmbench
 from mmbench.cli import main
-from mmbench.rescore import score_record
-from mmbench.results import ResultStore
+from mmbench.report.rescore import score_record
+from mmbench.runner.store import ResultStore
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 FLIPPED = 20  # right -> wrong rows injected into B

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench import runner
-from mmbench.results import ResultStore
-from mmbench.suite import load_suite
+from mmbench.runner import driver as runner
+from mmbench.runner.store import ResultStore
+from mmbench.runner.suite import load_suite
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 COUNTING = f"{Path(__file__).parent / 'data' / 'counting_model.py'}:CountingModel"
@@ -78,7 +78,7 @@ def test_a_record_written_first_by_another_process_is_a_success(tmp_path: Path,
 
 
 def test_a_job_another_process_holds_is_waited_for_then_read(tmp_path: Path) -> None:
-    from mmbench import claims
+    from mmbench.runner import claims
 
     jobs = runner.plan(load_suite(TINY), models=["majority"], seeds=1)
     store = ResultStore(tmp_path)

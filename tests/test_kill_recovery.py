@@ -17,13 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 
 import mmbench
-from mmbench import data, runner
+from mmbench import data
 from mmbench.adapters.shapes import ShapesAdapter
-from mmbench.doctor import scan
 from mmbench.models.majority import MajorityClass
-from mmbench.rescore import rescore
-from mmbench.results import ResultStore
-from mmbench.suite import load_suite
+from mmbench.report.rescore import rescore
+from mmbench.runner import driver as runner
+from mmbench.runner.doctor import scan
+from mmbench.runner.store import ResultStore
+from mmbench.runner.suite import load_suite
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 
@@ -156,8 +157,8 @@ def test_only_dead_processes_leftovers_are_removed(built: None, tmp_path: Path) 
 
 
 def test_a_live_claim_is_kept_and_a_dead_ones_is_removed(tmp_path: Path) -> None:
-    from mmbench import claims
-    from mmbench.sweep import sweep_store
+    from mmbench.runner import claims
+    from mmbench.runner.sweep import sweep_store
 
     (tmp_path / "claims").mkdir()
     stale = tmp_path / "claims" / "gone.lock"

@@ -5,8 +5,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mmbench.leaderboard import aggregate, render_csv, render_markdown
-from mmbench.results import RunRecord
+from mmbench.report.leaderboard import aggregate, render_csv, render_markdown
+from mmbench.runner.store import RunRecord
 from mmbench.tasks.classification import predictions_table, score
 
 GOLDEN = Path(__file__).parent / "golden"

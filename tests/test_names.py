@@ -16,7 +16,7 @@ from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.cli import main
 from mmbench.names import NAME_MAX, BadName, check_key, check_name, is_name
 from mmbench.paths import OutsideHome, inside, remove_file, remove_tree
-from mmbench.results import ResultStore
+from mmbench.runner.store import ResultStore
 from tests.snapshots import snapshot
 
 BAD_NAMES = ["..", ".", "../../x", "../victim", "/tmp/abs", "a/b", "a\\b", ".hidden", "a b",
@@ -135,8 +135,8 @@ def test_the_store_refuses_keys_that_are_paths(tmp_path: Path) -> None:
 
 
 def test_job_keys_check_their_parts_again() -> None:
-    from mmbench.runner import Job
-    from mmbench.suite import DatasetSpec, ModelSpec
+    from mmbench.runner.driver import Job
+    from mmbench.runner.suite import DatasetSpec, ModelSpec
 
     job = Job("b", DatasetSpec("d"), "classification", ModelSpec("majority", label="../../x"), 0, None)
     with pytest.raises(BadName, match="model label"):

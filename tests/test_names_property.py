@@ -15,12 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mmbench import data, runner
+from mmbench import data
 from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.cli import main
 from mmbench.names import NAME_MAX, BadName, is_name
-from mmbench.results import ResultStore, RunRecord
-from mmbench.suite import SuiteError, parse_suite
+from mmbench.runner import driver as runner
+from mmbench.runner.store import ResultStore, RunRecord
+from mmbench.runner.suite import SuiteError, parse_suite
 from tests.snapshots import changes, snapshot
 
 PIECES = ["..", ".", "/", "\\", "a", "Z9", "-", "_", "\x00", "\x1f", "\n", " ", "é", "☃",

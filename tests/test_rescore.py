@@ -9,7 +9,7 @@ import pytest
 
 import mmbench
 from mmbench.cli import main
-from mmbench.results import ResultStore
+from mmbench.runner.store import ResultStore
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench import runner
-from mmbench.results import RecordExists, ResultStore
-from mmbench.suite import SuiteError, load_suite
+from mmbench.runner import driver as runner
+from mmbench.runner.store import RecordExists, ResultStore
+from mmbench.runner.suite import SuiteError, load_suite
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 
@@ -71,7 +71,7 @@ def test_plan_narrows_the_suite() -> None:
 
 
 def test_a_dataset_can_narrow_models_and_seeds(tmp_path: Path) -> None:
-    from mmbench.suite import parse_suite
+    from mmbench.runner.suite import parse_suite
 
     suite = parse_suite({
         "name": "narrow", "seeds": 3, "models": ["majority", "concat-fusion"],
@@ -86,7 +86,7 @@ def test_a_dataset_can_narrow_models_and_seeds(tmp_path: Path) -> None:
 
 
 def test_jobs_a_model_cannot_serve_are_skipped_with_a_message() -> None:
-    from mmbench.suite import parse_suite
+    from mmbench.runner.suite import parse_suite
 
     suite = parse_suite({"name": "mixed", "models": ["majority", "concat-fusion"],
                          "datasets": [{"name": "shapes", "tasks": ["classification", "retrieval"]}]})
@@ -106,7 +106,7 @@ def test_worker_processes_give_the_same_records(tmp_path: Path) -> None:
 
 
 def test_a_changed_default_is_a_new_job() -> None:
-    from mmbench.suite import ModelSpec
+    from mmbench.runner.suite import ModelSpec
 
     plain = runner.Job("b", runner.DatasetSpec("d"), "classification", ModelSpec("concat-fusion"), 0, None)
     explicit = runner.Job("b", runner.DatasetSpec("d"), "classification",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench import claims
 from mmbench.cli import main
-from mmbench.results import ResultStore
+from mmbench.runner import claims
+from mmbench.runner.store import ResultStore
 
 TINY = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
 

@@ -130,10 +130,10 @@ def test_a_classifier_is_refused_with_a_task_error(task: str) -> None:
 
 
 def test_runner_records_embedding_tasks_and_rescore_agrees(tmp_path: Path) -> None:
-    from mmbench import runner
-    from mmbench.rescore import rescore
-    from mmbench.results import ResultStore
-    from mmbench.suite import DatasetSpec, ModelSpec, Suite
+    from mmbench.report.rescore import rescore
+    from mmbench.runner import driver as runner
+    from mmbench.runner.store import ResultStore
+    from mmbench.runner.suite import DatasetSpec, ModelSpec, Suite
 
     colour_corpus.build()
     quick = {**colour_corpus.TINY_CLIP, "train": {**colour_corpus.TINY_TRAIN, "epochs": 2, "min_epochs": 1}}

@@ -13,10 +13,10 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmbench import claims
-from mmbench.quarantine import QUARANTINE, move_aside, quarantine_folder
-from mmbench.results import DamagedStore, ResultStore, load_record, read_predictions
-from mmbench.sweep import Leftover, store_leftovers
+from mmbench.runner import claims
+from mmbench.runner.quarantine import QUARANTINE, move_aside, quarantine_folder
+from mmbench.runner.store import DamagedStore, ResultStore, load_record, read_predictions
+from mmbench.runner.sweep import Leftover, store_leftovers
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from mmbench.leaderboard import PredictionsReader, current
 from mmbench.paired import ALPHA, Aligned, align, paired_test, per_sample
-from mmbench.results import ResultStore, RunRecord, load_record
+from mmbench.report.leaderboard import PredictionsReader, current
+from mmbench.runner.store import ResultStore, RunRecord, load_record
 from mmbench.stats import N_BOOTSTRAP, holm
 
 
@@ -53,7 +53,7 @@ def open_source(spec: str | Path) -> Source:
         records = [load_record(path, store.root, match_name=False)]  # a copy may be renamed
     else:
         from mmbench.home import default_store
-        from mmbench.suite import SuiteError, load_suite
+        from mmbench.runner.suite import SuiteError, load_suite
 
         try:
             suite = load_suite(str(spec))

@@ -12,7 +12,7 @@ import yaml
 
 from mmbench.names import BadName, check_name, is_name, name_problem
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SuiteError(ValueError):

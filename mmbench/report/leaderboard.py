@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mmbench.results import RunRecord
+from mmbench.runner.store import RunRecord
 from mmbench.stats import Estimate, pool_seeds
 
 CSV_COLUMNS = ("dataset", "task", "model", "metric", "value", "ci_low", "ci_high", "std", "n",
@@ -215,7 +215,7 @@ def _replace(path: Path, text: str, base: Path) -> None:
     import os
 
     from mmbench.paths import inside, remove_file
-    from mmbench.results import open_temp
+    from mmbench.runner.store import open_temp
 
     target = inside(path, base, "leaderboard file")
     fd, tmp = open_temp(target)

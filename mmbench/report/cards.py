@@ -18,7 +18,7 @@ from typing import Any
 from mmbench import data
 from mmbench.names import check_name
 
-CARDS_DIR = Path(__file__).resolve().parents[1] / "datasets_cards"
+CARDS_DIR = Path(__file__).resolve().parents[2] / "datasets_cards"
 TEXT_COLUMNS = ("text", "question", "hypothesis", "captions", "answers", "choices")
 COLUMNS = ("label", "images", *TEXT_COLUMNS)
 

@@ -1,6 +1,6 @@
 """What killed processes leave behind, found and removed: a store's temporary record and
 predictions files and its stale claims, and a dataset home's `.NAME.building-PID`
-staging folders. Only leftovers of dead processes count (see `mmbench.owners`); every
+staging folders. Only leftovers of dead processes count (see `mmbench.runner.owners`); every
 delete is guarded to stay inside the store or home.
 """
 
@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmbench import claims, owners
 from mmbench.paths import remove_file, remove_tree
-from mmbench.results import TEMP_NAME
+from mmbench.runner import claims, owners
+from mmbench.runner.store import TEMP_NAME
 
 # Temporary names written before they carried a pid (`.KEY.json.XXXXXXXX`, `.KEY.parquet.tmp`):
 # their writer is unknown, so they count as stale once older than any write takes.

@@ -1,5 +1,5 @@
 """Where and under which claim each job runs: in this process or in forked worker
-processes, each job under its claim in the store (`mmbench.claims`), so that several
+processes, each job under its claim in the store (`mmbench.runner.claims`), so that several
 runs on one store train each job once. What a job computes is `runner.run_job`."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mmbench.results import ResultStore, RunRecord
+from mmbench.runner.store import ResultStore, RunRecord
 
 if TYPE_CHECKING:
     from mmbench.data import DatasetInfo
-    from mmbench.runner import Job
+    from mmbench.runner.driver import Job
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ def attempt(job: Job, key: str, info: DatasetInfo, store: ResultStore, threads: 
             wait: bool) -> Outcome | None:
     """Run `job` under its claim; None when another live process holds the claim and
     `wait` is false. A record another process finished first is a success."""
-    from mmbench import runner
-    from mmbench.claims import claim
-    from mmbench.quarantine import move_aside
-    from mmbench.results import DamagedRecord, RecordExists
+    from mmbench.runner import driver as runner
+    from mmbench.runner.claims import claim
+    from mmbench.runner.quarantine import move_aside
+    from mmbench.runner.store import DamagedRecord, RecordExists
 
     with claim(store.root, key, wait=wait) as taken:
         if not taken:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmbench import data
-from mmbench.executor import execute
 from mmbench.models.config_keys import ModelConfigError
 from mmbench.names import check_key, check_name
-from mmbench.results import ResultStore, RunRecord
-from mmbench.suite import DatasetSpec, ModelSpec, Suite
+from mmbench.runner.executors import execute
+from mmbench.runner.store import ResultStore, RunRecord
+from mmbench.runner.suite import DatasetSpec, ModelSpec, Suite
 
 
 @dataclass(frozen=True)
@@ -126,8 +126,8 @@ def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
     if adapter_name in ADAPTERS:
         adapter_cls = ADAPTERS.get(adapter_name)
         if not adapter_cls.needs_root:
-            from mmbench.claims import hold
             from mmbench.home import datasets_dir
+            from mmbench.runner.claims import hold
 
             home = datasets_dir()
             # One build per dataset at a time: a run started beside this one waits, then reads it.
@@ -213,7 +213,7 @@ def compatible(jobs: list[Job], log: Progress | None = None) -> list[Job]:
 
 def _finished(store: ResultStore, key: str, warn: Progress) -> RunRecord | None:
     """The stored record of `key`, or None when it is missing or damaged (said so)."""
-    from mmbench.results import DamagedRecord
+    from mmbench.runner.store import DamagedRecord
 
     try:
         return store.find(key)
@@ -234,11 +234,11 @@ def run(jobs: list[Job], store: ResultStore, *, progress: bool = True, log: Prog
     """Run every compatible job not already in the store; return the records of all of them,
     in job order, each key once. `workers` processes run jobs side by side, each with
     `threads` torch threads. Other processes may run on the same store at the same time:
-    each job is trained by one of them (see `mmbench.claims`)."""
+    each job is trained by one of them (see `mmbench.runner.claims`)."""
     from tqdm.auto import tqdm
 
     from mmbench.home import datasets_dir
-    from mmbench.sweep import sweep_staging, sweep_store
+    from mmbench.runner.sweep import sweep_staging, sweep_store
 
     say = log or _stderr
     # What killed runs and builds left behind.

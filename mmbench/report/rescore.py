@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from mmbench.paths import inside, make_dir, remove_tree
-from mmbench.results import DamagedPredictions, ResultStore, RunRecord
-from mmbench.sweep import sweep_staging
+from mmbench.runner.store import DamagedPredictions, ResultStore, RunRecord
+from mmbench.runner.sweep import sweep_staging
 
 CI_SEED = 0  # the seed the tasks bootstrap with, so an unchanged metric reproduces its CI exactly
 
