@@ -14,7 +14,7 @@ from typing import Any
 from mmbench.names import check_key
 from mmbench.paths import inside, make_dir, remove_file
 
-RECORD_VERSION = "1"
+RECORD_VERSION = "2"  # 2: train_dataset, train_fingerprint, view, fit_key
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,24 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     created: str = ""
     record_version: str = RECORD_VERSION
+    # Where the model was fitted: "" (or `dataset` itself) is in-distribution; another corpus
+    # name makes this a transfer row, never ranked with in-distribution ones.
+    train_dataset: str = ""
+    train_fingerprint: str = ""
+    view: str = "clean"  # what the evaluation saw of its split (the diagnostics add others)
+    fit_key: str = ""  # the fitted-model artifact the evaluation used ("" when none)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
+
+    @property
+    def trained_on(self) -> str:
+        """The corpus the model was fitted on (the evaluation corpus when in-distribution)."""
+        return self.train_dataset or self.dataset
+
+    @property
+    def transfer(self) -> bool:
+        return self.trained_on != self.dataset
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunRecord:
