@@ -42,26 +42,32 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         datasets: list[str] | str | None = None, seeds: int | None = None, limit: int | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
-        model_files: list[str] | None = None, workers: int = 1, threads: int = 1) -> list[RunRecord]:
-    """Run a suite (by name or YAML path); returns the RunRecords of every job.
+        model_files: list[str] | None = None, workers: int = 1, threads: int = 1,
+        device: str = "cpu") -> list[RunRecord]:
+    """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
+    `device` ("cpu", "cuda", "cuda:N" or "auto") is where every torch model runs.
     """
+    from mmbench.devices import resolve_device
     from mmbench.home import default_store
     from mmbench.model_files import load_model_file
-    from mmbench.runner import driver as runner
+    from mmbench.runner import driver
+    from mmbench.runner.plan import plan, positive_int
     from mmbench.runner.store import ResultStore
     from mmbench.runner.suite import load_suite
 
-    runner.positive_int(workers, "workers")
-    runner.positive_int(threads, "threads")
+    positive_int(workers, "workers")
+    positive_int(threads, "threads")
+    where = resolve_device(device)
     result_store = ResultStore(store or default_store())  # a bad store fails before any work
     if model_files:
         models = [*([models] if isinstance(models, str) else models or []),
                   *(load_model_file(spec) for spec in model_files)]
 
-    jobs = runner.plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
-    return runner.run(jobs, result_store, progress=progress, log=log, workers=workers, threads=threads)
+    steps = plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
+    return driver.run(steps, result_store, progress=progress, log=log, workers=workers,
+                      threads=threads, device=where)
 
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:

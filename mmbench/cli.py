@@ -42,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
                   seeds=args.seeds, limit=args.limit, store=args.store,
                   progress=not args.quiet, log=None if args.quiet else _log,
-                  model_files=args.model_file, workers=args.jobs, threads=args.threads)
+                  model_files=args.model_file, workers=args.jobs, threads=args.threads,
+                  device=args.device)
     print(f"{len(records)} run record(s) in the store for this selection")
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
@@ -239,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="jobs run side by side in worker processes (default: CPU count)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job; results are reproducible for a fixed value (default 1)")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
+                   help="where torch models fit and predict (default cpu; auto: a GPU when one is "
+                        "visible); records say which device ran")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")
@@ -305,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
                  "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
                  "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
-                 "ModelConfigError", "StoreNotAFolder", "DamagedRecord", "DamagedPredictions",
-                 "OutExists")
+                 "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "DamagedRecord",
+                 "DamagedPredictions", "OutExists")
         if type(err).__name__ in known:
             print(f"mmbench: error: {err}", file=sys.stderr)
             return 2

@@ -40,7 +40,7 @@ def test_ls_and_errors(isolated_home: Path) -> None:
     assert "default" in suites.stdout.split()
     unknown = mmbench_cli("run", "--suite", TINY, "--models", "concat-fuson", home=isolated_home)
     assert unknown.returncode == 2
-    assert "Did you mean 'concat-fusion'" in unknown.stderr
+    assert "--models: unknown model 'concat-fuson'; did you mean 'concat-fusion'?" in unknown.stderr
 
 
 def test_help_is_fast_and_imports_no_torch(isolated_home: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import mmbench
 from mmbench.cli import main
-from mmbench.runner import driver as runner
+from mmbench.runner.plan import plan
 from mmbench.runner.suite import SuiteError, parse_suite
 
 TINY_DATA = "{name: tiny, adapter: shapes, options: {scale: 0.005}}"
@@ -97,19 +97,21 @@ def test_an_unknown_per_dataset_model_is_an_error(tmp_path: Path,
 
 def test_a_string_is_a_one_item_list() -> None:
     suite = parse_suite({"name": "s", "models": "majority",
-                         "datasets": [{"name": "tiny", "tasks": "classification", "models": "majority"}]})
-    jobs = runner.plan(suite)
+                         "datasets": [{"name": "tiny", "adapter": "shapes", "tasks": "classification",
+                                       "models": "majority"}]})
+    jobs = plan(suite).evals
     assert [(j.dataset.name, j.task, j.model.name) for j in jobs] == [("tiny", "classification", "majority")]
 
 
 def test_duplicates_in_one_suite_are_planned_once() -> None:
     suite = parse_suite({"name": "s", "seeds": [0, 0, 1], "models": ["majority", "majority"],
-                         "datasets": [{"name": "tiny", "tasks": ["classification", "classification"]},
-                                      {"name": "tiny", "models": ["majority"]}]})
+                         "datasets": [{"name": "tiny", "adapter": "shapes",
+                                       "tasks": ["classification", "classification"]},
+                                      {"name": "tiny", "adapter": "shapes", "models": ["majority"]}]})
     assert suite.seeds == (0, 1)
-    jobs = runner.plan(suite)
+    jobs = plan(suite).evals
     assert sorted((j.model.name, j.seed) for j in jobs) == [("majority", 0), ("majority", 1)]
-    assert len(runner.plan(suite, models=["majority", "majority"])) == 2
+    assert len(plan(suite, models=["majority", "majority"]).evals) == 2
 
 
 def test_python_api_checks_the_same_values(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench.runner import driver as runner
+from mmbench.runner import driver, steps
+from mmbench.runner.plan import plan
 from mmbench.runner.store import ResultStore
 from mmbench.runner.suite import load_suite
 
@@ -52,16 +53,16 @@ def test_four_runs_with_overlapping_suites_share_one_store(tmp_path: Path, isola
 
 
 def test_a_job_listed_twice_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    jobs = runner.plan(load_suite(TINY), models=["majority"])
+    jobs = plan(load_suite(TINY), models=["majority"]).evals
     calls: list[str] = []
-    real = runner.run_job
+    real = steps.evaluate
 
-    def counted(job: runner.Job, *args: object, **kwargs: object) -> object:
-        calls.append(f"{job.seed}")
-        return real(job, *args, **kwargs)  # type: ignore[arg-type]
+    def counted(step: object, *args: object, **kwargs: object) -> object:
+        calls.append(f"{step.seed}")  # type: ignore[attr-defined]
+        return real(step, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "run_job", counted)
-    records = runner.run(jobs + jobs[::-1], ResultStore(tmp_path), progress=False)
+    monkeypatch.setattr(steps, "evaluate", counted)
+    records = driver.run(jobs + jobs[::-1], ResultStore(tmp_path), progress=False)
     assert sorted(calls) == ["0", "1"]
     assert [r.seed for r in records] == [0, 1]
 
@@ -80,22 +81,27 @@ def test_a_record_written_first_by_another_process_is_a_success(tmp_path: Path,
 def test_a_job_another_process_holds_is_waited_for_then_read(tmp_path: Path) -> None:
     from mmbench.runner import claims
 
-    jobs = runner.plan(load_suite(TINY), models=["majority"], seeds=1)
+    jobs = plan(load_suite(TINY), models=["majority"], seeds=1).evals
     store = ResultStore(tmp_path)
-    info = runner.ensure_dataset(jobs[0].dataset)
+    info = driver.ensure_dataset(jobs[0].dataset)
     key = jobs[0].key(info.fingerprint)
     read, write = os.pipe()
     child = os.fork()
-    if child == 0:  # the other process: claims the job, finishes it, then lets go
+    if child == 0:  # the other process: claims the step, runs and writes it, then lets go
         try:
             with claims.claim(store.root, key):
                 os.write(write, b"x")
-                runner.run_job(jobs[0], info, store)
+                fit = jobs[0].fit
+                assert fit is not None
+                unit = steps.Unit(fit, fit.key(info.fingerprint), ((key, jobs[0]),), {info.name: info},
+                                  str(store.root))
+                item = steps.run_unit(unit).results[0]
+                store.write(item.record, item.predictions)
         finally:
             os._exit(0)
     os.read(read, 1)  # the child holds the claim now
     messages: list[str] = []
-    records = runner.run(jobs, store, progress=False, log=messages.append)
+    records = driver.run(jobs, store, progress=False, log=messages.append)
     os.waitpid(child, 0)
     assert records[0].key == key
     assert any("finished by another process" in m for m in messages), messages

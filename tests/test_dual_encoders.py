@@ -15,6 +15,7 @@ import torch
 
 from mmbench.loader import BatchLoader
 from mmbench.models import MODELS, create
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.tasks import TASKS
 from tests import colour_corpus
 
@@ -198,9 +199,9 @@ def test_hf_clip_matches_transformers(clip_dir: Path) -> None:
 def test_hf_clip_in_the_embedding_tasks(clip_dir: Path) -> None:
     info, ds = colour_corpus.build()
     model = create("hf-clip", path=str(clip_dir))
-    out = TASKS.get("retrieval")().evaluate(model, ds, info, seed=0)
+    out = fit_and_evaluate(TASKS.get("retrieval")(), model, ds, info, seed=0)
     assert out.fit == {} and out.n == 40  # pretrained: scored as it comes, never trained
-    zs = TASKS.get("zero-shot")().evaluate(model, ds, info, seed=0)
+    zs = fit_and_evaluate(TASKS.get("zero-shot")(), model, ds, info, seed=0)
     assert zs.n == 40 and 0.0 <= zs.metrics["accuracy"].value <= 1.0
 
 

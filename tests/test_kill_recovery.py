@@ -21,7 +21,7 @@ from mmbench import data
 from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.models.majority import MajorityClass
 from mmbench.report.rescore import rescore
-from mmbench.runner import driver as runner
+from mmbench.runner import driver
 from mmbench.runner.doctor import scan
 from mmbench.runner.store import ResultStore
 from mmbench.runner.suite import load_suite
@@ -64,7 +64,7 @@ def run_tiny(store: Path) -> list[Any]:
 
 @pytest.fixture
 def built(isolated_home: Path) -> Iterator[None]:
-    runner.ensure_dataset(load_suite(TINY).datasets[0])  # so the kill lands in the run, not the build
+    driver.ensure_dataset(load_suite(TINY).datasets[0])  # so the kill lands in the run, not the build
     yield
 
 

@@ -17,6 +17,7 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.metrics.multilabel import resample_weights
 from mmbench.models.base import FitReport
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.schema import make_record
 from mmbench.stats import bootstrap_indices
 from mmbench.tasks import TASKS
@@ -125,7 +126,7 @@ def test_multilabel_mode_trains_one_row_per_label_and_scores(isolated_home: Path
     dataset, meta = _dataset(isolated_home)
     task = TASKS.get("classification")()
     model = KeywordModel()
-    out = task.evaluate(model, dataset, meta, seed=0)
+    out = fit_and_evaluate(task, model, dataset, meta, seed=0)
     # Every (record, label) pair once, and nothing else.
     expected = sorted((f"train-{i}", c) for i, labels in enumerate(LABELS["train"]) for c in labels)
     assert sorted(model.seen) == expected and len(model.seen) == 9
@@ -147,7 +148,7 @@ def test_multilabel_mode_with_a_registered_baseline(isolated_home: Path) -> None
     from mmbench.models import create
 
     dataset, meta = _dataset(isolated_home)
-    out = TASKS.get("classification")().evaluate(create("majority"), dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("classification")(), create("majority"), dataset, meta, seed=0)
     # Majority scores are one distribution for all rows: each class's AP is its prevalence.
     # Test prevalences: cat 1/3, dog 2/3, car 1/3 -> mAP 4/9.
     assert out.metrics["mean_average_precision"].value == pytest.approx(4 / 9)

@@ -135,10 +135,10 @@ def test_the_store_refuses_keys_that_are_paths(tmp_path: Path) -> None:
 
 
 def test_job_keys_check_their_parts_again() -> None:
-    from mmbench.runner.driver import Job
+    from mmbench.runner.plan import EvalStep
     from mmbench.runner.suite import DatasetSpec, ModelSpec
 
-    job = Job("b", DatasetSpec("d"), "classification", ModelSpec("majority", label="../../x"), 0, None)
+    job = EvalStep("b", DatasetSpec("d"), "classification", ModelSpec("majority", label="../../x"), 0, None)
     with pytest.raises(BadName, match="model label"):
         job.key("f" * 64)
 

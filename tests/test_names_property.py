@@ -19,7 +19,8 @@ from mmbench import data
 from mmbench.adapters.shapes import ShapesAdapter
 from mmbench.cli import main
 from mmbench.names import NAME_MAX, BadName, is_name
-from mmbench.runner import driver as runner
+from mmbench.runner import driver
+from mmbench.runner.plan import plan
 from mmbench.runner.store import ResultStore, RunRecord
 from mmbench.runner.suite import SuiteError, parse_suite
 from tests.snapshots import changes, snapshot
@@ -101,7 +102,7 @@ def test_suite_names_run_inside_the_home_or_are_refused(dataset: str, label: str
            "datasets": [{"name": dataset, "adapter": "shapes", "options": {"scale": 0.005}}]}
 
     def run(home: Path) -> None:
-        records = runner.run(runner.plan(parse_suite(raw)), ResultStore(home / "results"),
+        records = driver.run(plan(parse_suite(raw)), ResultStore(home / "results"),
                              progress=False)
         assert [(r.dataset, r.model) for r in records] == [(dataset, label)]
 

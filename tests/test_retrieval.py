@@ -14,6 +14,7 @@ from mmbench.loader import Batch
 from mmbench.metrics import METRICS
 from mmbench.metrics.retrieval import ALL, i2t_ranks, rank_rows, summary, t2i_ranks
 from mmbench.models import create
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.tasks import TASKS
 from mmbench.tasks.base import TaskError
 from tests import colour_corpus
@@ -135,7 +136,7 @@ class OracleEncoder:
 
 def test_task_with_a_pretrained_encoder_scores_without_training() -> None:
     ds_info, ds = colour_corpus.build()
-    out = TASKS.get("retrieval")().evaluate(OracleEncoder(), ds, ds_info, seed=0)
+    out = fit_and_evaluate(TASKS.get("retrieval")(), OracleEncoder(), ds, ds_info, seed=0)
     assert out.eval_split == "test" and out.n == colour_corpus.SIZES["test"]
     assert out.fit == {} and out.timings["fit_s"] == 0.0
     m = {k: v.value for k, v in out.metrics.items()}
@@ -155,14 +156,14 @@ def test_task_with_a_pretrained_encoder_scores_without_training() -> None:
 def test_classifier_without_embeddings_is_a_task_error() -> None:
     ds_info, ds = colour_corpus.build()
     with pytest.raises(TaskError, match="embed_images"):
-        TASKS.get("retrieval")().evaluate(create("majority"), ds, ds_info, seed=0)
+        fit_and_evaluate(TASKS.get("retrieval")(), create("majority"), ds, ds_info, seed=0)
 
 
 def test_tiny_clip_on_coco_fake_trains_then_evaluates(tmp_path: Path) -> None:
     coco_fake.write_fake(tmp_path / "coco")
     build(ADAPTERS.get("coco-captions")(), tmp_path / "coco")
     model = create("tiny-clip", **colour_corpus.TINY_CLIP)
-    out = TASKS.get("retrieval")().evaluate(model, load("coco-captions"), info("coco-captions"), seed=0)
+    out = fit_and_evaluate(TASKS.get("retrieval")(), model, load("coco-captions"), info("coco-captions"), seed=0)
     assert out.eval_split == "val" and out.fit["epochs"] == 6
     # val: image 20 has 1 caption, 21 has 2, 30 has none (kept as a text->image distractor).
     table = out.predictions
@@ -180,7 +181,7 @@ def test_tiny_clip_on_openmoji_sample() -> None:
     build(ADAPTERS.get("openmoji")(limit=120, size=24))
     model: Any = create("tiny-clip", **{**colour_corpus.TINY_CLIP, "train": {**colour_corpus.TINY_TRAIN,
                                                                            "epochs": 2, "min_epochs": 1}})
-    out = TASKS.get("retrieval")().evaluate(model, load("openmoji"), info("openmoji"), seed=0)
+    out = fit_and_evaluate(TASKS.get("retrieval")(), model, load("openmoji"), info("openmoji"), seed=0)
     assert out.eval_split == "test" and out.fit["epochs"] == 2
     assert out.n == len(load("openmoji")["test"])
     # One caption (the CLDR name) per emoji: t2i and i2t queries are as many as images.

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 import mmbench
-from mmbench.runner import driver as runner
+from mmbench.runner import driver, steps
+from mmbench.runner.plan import EvalStep, plan
 from mmbench.runner.store import RecordExists, ResultStore
 from mmbench.runner.suite import SuiteError, load_suite
 
@@ -33,7 +34,7 @@ def test_finished_jobs_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def no_model_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("a finished job was run again")
 
-    monkeypatch.setattr(runner, "run_job", no_model_work)
+    monkeypatch.setattr(steps, "run_unit", no_model_work)
     again = mmbench.run(TINY, store=tmp_path)
     assert [r.key for r in again] == [r.key for r in records]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "records").iterdir()} == mtimes
@@ -66,7 +67,7 @@ def test_bad_suite_is_reported_clearly(tmp_path: Path) -> None:
 
 
 def test_plan_narrows_the_suite() -> None:
-    jobs = runner.plan(load_suite(TINY), models=["majority"], seeds=3, limit=10)
+    jobs = plan(load_suite(TINY), models=["majority"], seeds=3, limit=10).evals
     assert [(j.model.name, j.seed, j.limit) for j in jobs] == [("majority", s, 10) for s in range(3)]
 
 
@@ -77,7 +78,7 @@ def test_a_dataset_can_narrow_models_and_seeds(tmp_path: Path) -> None:
         "name": "narrow", "seeds": 3, "models": ["majority", "concat-fusion"],
         "datasets": ["shapes", {"name": "openmoji", "models": ["majority"], "seeds": [7]}],
     })
-    jobs = runner.plan(suite)
+    jobs = plan(suite).evals
     assert [(j.dataset.name, j.model.name, j.seed) for j in jobs if j.dataset.name == "openmoji"] == [
         ("openmoji", "majority", 7)]
     assert len([j for j in jobs if j.dataset.name == "shapes"]) == 6
@@ -91,7 +92,7 @@ def test_jobs_a_model_cannot_serve_are_skipped_with_a_message() -> None:
     suite = parse_suite({"name": "mixed", "models": ["majority", "concat-fusion"],
                          "datasets": [{"name": "shapes", "tasks": ["classification", "retrieval"]}]})
     messages: list[str] = []
-    kept = runner.compatible(runner.plan(suite), messages.append)
+    kept = driver.compatible(plan(suite).evals, messages.append)
     assert {(j.model.name, j.task) for j in kept} == {("majority", "classification"),
                                                       ("concat-fusion", "classification")}
     assert messages == ["skipped: majority cannot run retrieval (lacks the model capability it needs)",
@@ -106,12 +107,12 @@ def test_worker_processes_give_the_same_records(tmp_path: Path) -> None:
 
 
 def test_a_changed_default_is_a_new_job() -> None:
-    from mmbench.runner.suite import ModelSpec
+    from mmbench.runner.suite import DatasetSpec, ModelSpec
 
-    plain = runner.Job("b", runner.DatasetSpec("d"), "classification", ModelSpec("concat-fusion"), 0, None)
-    explicit = runner.Job("b", runner.DatasetSpec("d"), "classification",
-                          ModelSpec("concat-fusion", {"hidden": 512}), 0, None)
-    other = runner.Job("b", runner.DatasetSpec("d"), "classification",
-                       ModelSpec("concat-fusion", {"hidden": 64}), 0, None)
+    plain = EvalStep("b", DatasetSpec("d"), "classification", ModelSpec("concat-fusion"), 0, None)
+    explicit = EvalStep("b", DatasetSpec("d"), "classification",
+                        ModelSpec("concat-fusion", {"hidden": 512}), 0, None)
+    other = EvalStep("b", DatasetSpec("d"), "classification",
+                     ModelSpec("concat-fusion", {"hidden": 64}), 0, None)
     # Spelling out a default changes nothing; changing a value does.
     assert plain.key("f") == explicit.key("f") != other.key("f")

@@ -15,6 +15,7 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.models import create
 from mmbench.models.base import FitReport
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.stats import bootstrap_indices
 from tests.fakes.snli_ve import write_fake
 
@@ -53,7 +54,7 @@ def snli(tmp_path: Path, home: Path) -> tuple[Any, Any]:
 def test_model_sees_the_hypothesis_only(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = snli(tmp_path, isolated_home)
     model = Recorder()
-    out = ve_task().evaluate(model, dataset, meta, seed=0)
+    out = fit_and_evaluate(ve_task(), model, dataset, meta, seed=0)
     hypotheses = {h for split in dataset.values() for h in split["hypothesis"]}
     premises = {p for split in dataset.values() for p in split["text"]}
     assert len(model.seen) == 6 + 3 + 3  # train, dev (early stopping) and test
@@ -65,7 +66,7 @@ def test_model_sees_the_hypothesis_only(tmp_path: Path, isolated_home: Path) -> 
 
 def test_metrics_of_a_constant_model(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = snli(tmp_path, isolated_home)
-    out = ve_task().evaluate(Recorder(fixed=0), dataset, meta, seed=0)
+    out = fit_and_evaluate(ve_task(), Recorder(fixed=0), dataset, meta, seed=0)
     m = {k: v.value for k, v in out.metrics.items()}
     # Test labels 0, 1, 2; always 0: right on entailment only.
     assert m["accuracy"] == pytest.approx(1 / 3)
@@ -79,7 +80,7 @@ def test_metrics_of_a_constant_model(tmp_path: Path, isolated_home: Path) -> Non
 def test_a_registered_baseline_runs(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = snli(tmp_path, isolated_home)
     model = create("text-only", hidden=8, train={"epochs": 1, "batch_size": 4})
-    out = ve_task().evaluate(model, dataset, meta, seed=0)
+    out = fit_and_evaluate(ve_task(), model, dataset, meta, seed=0)
     assert {"accuracy", "macro_f1", "balanced_accuracy", "accuracy_neutral"} <= set(out.metrics)
     assert "A person stands" not in " ".join(model.vocab.words)  # the premise's words were never read
     assert "person" not in model.vocab.words and "someone" in model.vocab.words

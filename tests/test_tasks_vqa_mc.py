@@ -17,6 +17,7 @@ from mmbench.metrics import METRICS
 from mmbench.metrics.choice import rotation_votes
 from mmbench.models import create
 from mmbench.models.base import FitReport
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.tasks import TASKS
 from mmbench.tasks.multiple_choice import prompt_view
 from mmbench.tasks.vqa import labelled_view
@@ -84,7 +85,7 @@ def test_vqa_labels_are_the_top_k_normalised_majority_answers(tmp_path: Path, is
 
 def test_vqa_task_scores_every_answered_question(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = vqa_dataset(tmp_path, isolated_home)
-    out = TASKS.get("vqa")(vocab_size=3).evaluate(create("majority"), dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("vqa")(vocab_size=3), create("majority"), dataset, meta, seed=0)
     # Majority answers "yes" (2 of 4 targets): 2 of 10 match on 21000 -> 0.6, none elsewhere.
     assert out.eval_split == "val" and out.n == 3
     assert out.metrics["vqa"].value == pytest.approx(0.6 / 3)
@@ -100,7 +101,7 @@ def test_vqa_task_scores_every_answered_question(tmp_path: Path, isolated_home: 
 
 def test_vqa_three_matches_score_point_nine(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = vqa_dataset(tmp_path, isolated_home)
-    out = TASKS.get("vqa")().evaluate(Constant(1), dataset, meta, seed=0)  # always "2"
+    out = fit_and_evaluate(TASKS.get("vqa")(), Constant(1), dataset, meta, seed=0)  # always "2"
     # 21001 has "2" three times: (3 * 2/3 + 7 * 1) / 10 = 0.9; "2" is the target nowhere.
     assert out.metrics["vqa"].value == pytest.approx(0.9 / 3)
     assert out.metrics["exact_match"].value == 0.0
@@ -111,7 +112,7 @@ def test_vqa_three_matches_score_point_nine(tmp_path: Path, isolated_home: Path)
 def test_vqa_trains_a_registered_fusion_model(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = vqa_dataset(tmp_path, isolated_home)
     model = create("concat-fusion", hidden=16, train={"epochs": 1, "batch_size": 4})
-    out = TASKS.get("vqa")().evaluate(model, dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("vqa")(), model, dataset, meta, seed=0)
     assert model.num_classes == 3 and out.n == 3
     assert set(out.predictions.column("prediction").to_pylist()) <= {"yes", "2", "no"}
     assert 0.0 <= out.metrics["vqa"].value <= 0.6 / 3 + 0.9 / 3
@@ -124,7 +125,7 @@ def test_vqa_on_the_real_sample(realdata: Path, isolated_home: Path) -> None:
     build(ADAPTERS.get("vqav2")(**options), realdata / "vqav2", home=isolated_home, name="a")
     build(ADAPTERS.get("vqav2")(**options, subtype="val2014"), realdata / "vqav2", home=isolated_home, name="b")
     dataset = DatasetDict({"train": load("a", isolated_home)["train"], "val": load("b", isolated_home)["val"]})
-    out = TASKS.get("vqa")().evaluate(create("majority"), dataset, info("a", isolated_home), seed=0)
+    out = fit_and_evaluate(TASKS.get("vqa")(), create("majority"), dataset, info("a", isolated_home), seed=0)
     # Targets net, pitcher, orange once each: vocabulary [net, orange, pitcher], majority says "net".
     # net: 6 of 10 -> 1.0; pitcher question: 0; orange question: 0.
     assert out.predictions.column("prediction").to_pylist() == ["net"] * 3
@@ -195,7 +196,7 @@ class Chooser:
 def test_circular_evaluation(tmp_path: Path, isolated_home: Path, chooser: Chooser, plain: float,
                              circular: float) -> None:
     dataset, meta = mcq_dataset(tmp_path, isolated_home)
-    out = TASKS.get("multiple-choice")().evaluate(chooser, dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("multiple-choice")(), chooser, dataset, meta, seed=0)
     assert out.n == 5
     assert out.metrics["accuracy"].value == pytest.approx(plain)
     assert out.metrics["circular_accuracy"].value == pytest.approx(circular)
@@ -220,7 +221,7 @@ def test_rotation_votes_by_hand() -> None:
 
 def test_rotation_detail_for_position_zero(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = mcq_dataset(tmp_path, isolated_home)
-    out = TASKS.get("multiple-choice")().evaluate(Chooser(set()), dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("multiple-choice")(), Chooser(set()), dataset, meta, seed=0)
     # "Which colour?" answer B: position 0 holds it only in rotation 1.
     assert out.predictions.column("rotations_correct").to_pylist()[0] == [False, True, False, False]
     assert out.predictions.column("prediction").to_pylist() == [0, 0, 0, 0, 0]
@@ -232,10 +233,10 @@ def test_classifier_trained_on_answer_indices(tmp_path: Path, isolated_home: Pat
     assert view["label"] == [1, 0, 2, 0, 0]
     assert view[0]["text"] == "Which colour?\nA. red\nB. green\nC. blue\nD. grey"
     # Majority learns index 0 (3 of 5), so it answers like the position-0 chooser.
-    out = TASKS.get("multiple-choice")().evaluate(create("majority"), dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("multiple-choice")(), create("majority"), dataset, meta, seed=0)
     assert out.metrics["accuracy"].value == pytest.approx(3 / 5)
     assert out.metrics["circular_accuracy"].value == pytest.approx(1 / 5)
-    text = TASKS.get("multiple-choice")().evaluate(
+    text = fit_and_evaluate(TASKS.get("multiple-choice")(),
         create("text-only", hidden=16, train={"epochs": 1, "batch_size": 4}), dataset, meta, seed=0)
     acc, circ = text.metrics["accuracy"].value, text.metrics["circular_accuracy"].value
     assert 0.0 <= circ <= acc <= 1.0
@@ -254,7 +255,7 @@ class AnswerEncoder:
 
 def test_dual_encoder_zero_shot_without_train_split(tmp_path: Path, isolated_home: Path) -> None:
     dataset, meta = mcq_dataset(tmp_path, isolated_home)
-    out = TASKS.get("multiple-choice")().evaluate(AnswerEncoder(), dataset, meta, seed=0)
+    out = fit_and_evaluate(TASKS.get("multiple-choice")(), AnswerEncoder(), dataset, meta, seed=0)
     assert out.metrics["circular_accuracy"].value == 1.0
 
 
@@ -263,4 +264,4 @@ def test_trainable_classifier_needs_a_train_split(tmp_path: Path, isolated_home:
 
     dataset, meta = mcq_dataset(tmp_path, isolated_home)
     with pytest.raises(TaskError, match="train split"):
-        TASKS.get("multiple-choice")().evaluate(create("majority"), dataset, meta, seed=0)
+        fit_and_evaluate(TASKS.get("multiple-choice")(), create("majority"), dataset, meta, seed=0)

@@ -14,6 +14,7 @@ from mmbench.loader import Batch
 from mmbench.metrics import METRICS
 from mmbench.models import create
 from mmbench.prompts import TEMPLATE_SETS, class_phrase, prompts, templates
+from mmbench.runner.fitting import fit_and_evaluate
 from mmbench.tasks import TASKS
 from mmbench.tasks.base import TaskError
 from mmbench.tasks.linear_probe import C_GRID, choose_c, full_proba
@@ -67,7 +68,7 @@ def test_template_metrics_by_hand() -> None:
 def test_zero_shot_ensemble_and_template_spread() -> None:
     info, ds = colour_corpus.build()
     task = TASKS.get("zero-shot")(templates=["a {} square", "nothing to see: {}"])
-    out = task.evaluate(ColourOracle(), ds, info, seed=0)
+    out = fit_and_evaluate(task, ColourOracle(), ds, info, seed=0)
     m = {k: v.value for k, v in out.metrics.items()}
     assert out.eval_split == "test" and out.n == 40 and out.fit["templates"] == ["a {} square", "nothing to see: {}"]
     # The named-colour template is always right; the constant one ties every class and
@@ -85,7 +86,7 @@ def test_zero_shot_ensemble_and_template_spread() -> None:
 
 def test_zero_shot_with_tiny_clip_learns_the_colour_words() -> None:
     info, ds = colour_corpus.build()
-    out = TASKS.get("zero-shot")().evaluate(create("tiny-clip", **colour_corpus.TINY_CLIP), ds, info, seed=0)
+    out = fit_and_evaluate(TASKS.get("zero-shot")(), create("tiny-clip", **colour_corpus.TINY_CLIP), ds, info, seed=0)
     assert out.fit["epochs"] == 6  # trained on captions first (labels unused), then scored
     assert out.metrics["accuracy"].value >= 0.75  # chance: 0.25
     est = out.metrics["accuracy"]
@@ -94,18 +95,18 @@ def test_zero_shot_with_tiny_clip_learns_the_colour_words() -> None:
 
 def test_linear_probe_on_oracle_features() -> None:
     info, ds = colour_corpus.build()
-    out = TASKS.get("linear-probe")().evaluate(ColourOracle(), ds, info, seed=0)
+    out = fit_and_evaluate(TASKS.get("linear-probe")(), ColourOracle(), ds, info, seed=0)
     assert out.metrics["accuracy"].value == 1.0 and out.n == 40
     assert out.fit["probe_C"] in C_GRID and set(out.fit["probe_val_accuracy"]) == {str(c) for c in C_GRID}
     assert out.predictions.column("probs").to_pylist()[0].__len__() == 4
-    both = TASKS.get("linear-probe")(features="image+text").evaluate(ColourOracle(), ds, info, seed=0)
+    both = fit_and_evaluate(TASKS.get("linear-probe")(features="image+text"), ColourOracle(), ds, info, seed=0)
     assert both.fit["features"] == "image+text" and both.metrics["accuracy"].value == 1.0
 
 
 def test_linear_probe_without_val_split_holds_out_train() -> None:
     info, ds = colour_corpus.build()
     no_val = DatasetDict({"train": ds["train"], "test": ds["test"]})
-    out = TASKS.get("linear-probe")().evaluate(ColourOracle(), no_val, info, seed=0)
+    out = fit_and_evaluate(TASKS.get("linear-probe")(), ColourOracle(), no_val, info, seed=0)
     assert out.eval_split == "test" and out.metrics["accuracy"].value == 1.0
 
 
@@ -126,12 +127,13 @@ def test_probe_helpers() -> None:
 def test_a_classifier_is_refused_with_a_task_error(task: str) -> None:
     info, ds = colour_corpus.build()
     with pytest.raises(TaskError, match="dual encoder"):
-        TASKS.get(task)().evaluate(create("majority"), ds, info, seed=0)
+        fit_and_evaluate(TASKS.get(task)(), create("majority"), ds, info, seed=0)
 
 
 def test_runner_records_embedding_tasks_and_rescore_agrees(tmp_path: Path) -> None:
     from mmbench.report.rescore import rescore
-    from mmbench.runner import driver as runner
+    from mmbench.runner import driver
+    from mmbench.runner.plan import plan
     from mmbench.runner.store import ResultStore
     from mmbench.runner.suite import DatasetSpec, ModelSpec, Suite
 
@@ -141,7 +143,7 @@ def test_runner_records_embedding_tasks_and_rescore_agrees(tmp_path: Path) -> No
                   (DatasetSpec("colours", ("retrieval", "zero-shot", "linear-probe")),), (0,))
     store = ResultStore(tmp_path / "store")
     said: list[str] = []
-    records: Any = runner.run(runner.plan(suite), store, progress=False, log=said.append)
+    records: Any = driver.run(plan(suite), store, progress=False, log=said.append)
     # The classifier cannot serve the embedding tasks: its jobs are skipped, not crashed on.
     assert [(r.model, r.task) for r in records] == [
         ("tiny-clip", "retrieval"), ("tiny-clip", "zero-shot"), ("tiny-clip", "linear-probe")]

@@ -24,6 +24,7 @@ class ModelSpec:
     name: str
     config: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # shown on the leaderboard; defaults to name
+    where: str = field(default="", compare=False)  # "file: models[i]", for error messages
 
     @property
     def display(self) -> str:
@@ -39,6 +40,14 @@ class DatasetSpec:
     # Per-dataset narrowing of the suite: a subset of its model names/labels, other seeds.
     models: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
+    # Train on another corpus (a dataset name), evaluate on this one; None: on this one.
+    train_on: str | None = None
+    unseen_classes: str = "error"  # classes the model was not fitted on: "error" or "wrong"
+    where: str = field(default="", compare=False)  # "file: datasets[i]", for error messages
+
+    @property
+    def trained_on(self) -> str:
+        return self.train_on or self.name
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,8 @@ def find_suite(name_or_path: str) -> Path:
 
 SUITE_KEYS = ("name", "seeds", "models", "datasets", "description")
 MODEL_KEYS = ("name", "config", "label")
-DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds")
+DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes")
+UNSEEN_CHOICES = ("error", "wrong")
 
 
 def _close(word: str, known: Iterable[str]) -> str:
@@ -111,13 +121,13 @@ def _mapping(raw: Any, what: str, where: str) -> dict[str, Any]:
 
 def _model(entry: Any, where: str) -> ModelSpec:
     if isinstance(entry, str):
-        return ModelSpec(_name(entry, "model name", where))
+        return ModelSpec(_name(entry, "model name", where), where=where)
     if isinstance(entry, dict) and "name" in entry:
         _check_keys(entry, MODEL_KEYS, f"{where}: model {entry['name']!r}")
         label = entry.get("label")
         return ModelSpec(_name(entry["name"], "model name", where),
                          _mapping(entry.get("config"), "a model's config", where),
-                         "" if label is None else _name(label, "model label", where))
+                         "" if label is None else _name(label, "model label", where), where=where)
     raise SuiteError(f"{where}: a model entry must be a name or {{name, config, label}}, got {entry!r}")
 
 
@@ -136,9 +146,9 @@ def _seeds(raw: Any, where: str) -> tuple[int, ...]:
 
 def _dataset(entry: Any, where: str) -> DatasetSpec:
     if isinstance(entry, str):
-        return DatasetSpec(_name(entry, "dataset name", where))
+        return DatasetSpec(_name(entry, "dataset name", where), where=where)
     if isinstance(entry, dict) and "name" in entry:
-        here = f"{where}: dataset {entry['name']!r}"
+        here = f"{where} (dataset {entry['name']!r})"
         _check_keys(entry, DATASET_KEYS, here)
         name = _name(entry["name"], "dataset name", where)
         tasks = _names(entry.get("tasks", "classification"), "task", here)
@@ -147,9 +157,17 @@ def _dataset(entry: Any, where: str) -> DatasetSpec:
             adapter = _name(adapter, "adapter name", here)
         models = _names(entry["models"], "model", here) if "models" in entry else None
         seeds = _seeds(entry["seeds"], here) if "seeds" in entry else None
+        train_on = entry.get("train_on")
+        if train_on is not None:
+            train_on = _name(train_on, "train_on dataset name", here)
+        unseen = entry.get("unseen_classes", "error")
+        if unseen not in UNSEEN_CHOICES:
+            raise SuiteError(f"{here}: 'unseen_classes' must be one of {', '.join(UNSEEN_CHOICES)}, "
+                             f"got {unseen!r}")
         return DatasetSpec(name, tuple(dict.fromkeys(tasks)), adapter,
                            _mapping(entry.get("options"), "'options'", here),
-                           tuple(models) if models is not None else None, seeds)
+                           tuple(models) if models is not None else None, seeds,
+                           None if train_on == name else train_on, unseen, where=here)
     raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks, ...}}, got {entry!r}")
 
 
@@ -192,8 +210,9 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     if not is_name(name):
         hint = "" if "name" in raw else " (from the file name; set 'name:' in the suite)"
         raise SuiteError(f"{where}: suite name {name!r} {name_problem(name)}{hint}")
-    models = _unique_models([_model(m, where) for m in _entries(raw, "models", where)], where)
-    datasets = [_dataset(d, where) for d in _entries(raw, "datasets", where)]
+    models = _unique_models([_model(m, f"{where}: models[{i}]")
+                             for i, m in enumerate(_entries(raw, "models", where))], where)
+    datasets = [_dataset(d, f"{where}: datasets[{i}]") for i, d in enumerate(_entries(raw, "datasets", where))]
     _check_narrowing(models, datasets, where)
     return Suite(name=name, models=models, datasets=tuple(datasets),
                  seeds=_seeds(raw.get("seeds", 1), where), path=where)

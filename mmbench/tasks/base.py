@@ -30,6 +30,48 @@ def accepts(task_cls: Any, model_cls: Any) -> bool:
 
 
 @dataclass
+class Training:
+    """What a fit step gives a model: the views it trains on and the label space it learns.
+
+    Tasks whose `objective` is the same build the same Training from one corpus, so one
+    fitted model serves all of them.
+    """
+
+    objective: str
+    train: Any
+    val: Any | None
+    classes: list[str] = field(default_factory=list)  # the label space; [] for contrastive
+    contrastive: bool = False  # fit_contrastive(train, val, seed) instead of fit(...)
+    # What an evaluation needs besides the weights (e.g. the mean label count of a
+    # multi-label corpus); stored in the artifact's manifest with the classes.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Fitted:
+    """A model ready to evaluate, and what its fit step knew."""
+
+    model: Any
+    objective: str | None = None  # None: not fitted under the harness (used as it comes)
+    classes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # the fit report
+    fit_s: float = 0.0  # how long the fit took (when it ran, in this run or the stored one)
+    loaded: bool = False  # read back from a stored artifact
+
+
+@dataclass
+class EvalContext:
+    """What an evaluation is given besides the fitted model and the corpus."""
+
+    seed: int
+    cache: Any = None  # an EmbeddingCache shared by the evaluations of one fitted model
+    # Classes of the evaluation corpus the model was never fitted on: "error", or "wrong"
+    # (scored as wrong answers and reported).
+    unseen_classes: str = "error"
+
+
+@dataclass
 class TaskOutput:
     eval_split: str
     n: int
@@ -57,6 +99,13 @@ def pick_splits(dataset: Any) -> tuple[Any, Any | None, str]:
     eval_name = evaluable[0]
     val = next((n for n in VAL_SPLITS if n in names and n not in (train, eval_name)), None)
     return dataset[train], dataset[val] if val else None, eval_name
+
+
+def default_eval_split(names: list[str]) -> str | None:
+    """The split an evaluation would use when no targets decide: the first of EVAL_SPLITS
+    that is not the train split (a fit keeps it out of its validation split)."""
+    train = next((n for n in TRAIN_SPLITS if n in names), None)
+    return next((n for n in EVAL_SPLITS if n in names and n != train), None)
 
 
 def limit_rows(dataset: Any, limit: int | None) -> Any:

@@ -12,7 +12,18 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TRAINED_CLASSIFIER, TaskError, TaskOutput, pick_splits
+from mmbench.tasks.base import (
+    TRAINED_CLASSIFIER,
+    EvalContext,
+    Fitted,
+    TaskError,
+    TaskOutput,
+    Training,
+    accepts,
+    pick_splits,
+)
+from mmbench.tasks.label_space import to_fitted_space
+from mmbench.tasks.views import has_values, pick_splits_where
 
 CI_SEED = 0  # fixed so a CI depends only on the predictions
 
@@ -96,30 +107,45 @@ class ClassificationTask:
         """Metrics beyond the registered names (a subclass's per-class scores)."""
         return {}
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+    def objective(self, model: Any) -> str | None:
+        """Classifiers are fitted on this task's view of the train split (its name says which)."""
+        return self.name if accepts(type(self), model if isinstance(model, type) else type(model)) else None
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        from mmbench.tasks.multilabel import is_multilabel, multilabel_training
+
+        if is_multilabel(dataset):
+            return multilabel_training(dataset, info, self.view, self.name)
+        train, val, _ = pick_splits(dataset)
+        return Training(self.name, self.view(train), None if val is None else self.view(val),
+                        list(self._class_names(info)))
+
+    def _class_names(self, info: DatasetInfo) -> list[str]:
+        if not info.class_names:
+            raise TaskError(f"{self.name} needs class names in the dataset info")
+        return list(info.class_names)
+
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
         from mmbench.tasks.multilabel import evaluate_multilabel, is_multilabel
 
         if is_multilabel(dataset):
             self.primary_metric = "mean_average_precision"
-            return evaluate_multilabel(model, dataset, info, seed=seed, view=self.view)
-        class_names = info.class_names
-        if not class_names:
-            raise TaskError("classification needs class names in the dataset info")
-        train, val, eval_name = pick_splits(dataset)
+            return evaluate_multilabel(fitted, dataset, info, view=self.view)
+        class_names = self._class_names(info)
+        _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()
-        fit = model.fit(self.view(train), None if val is None else self.view(val),
-                        num_classes=len(class_names), seed=seed)
-        fitted = time.perf_counter()
         split = dataset[eval_name]
-        ids, labels, probs = predict(model, self.view(split))
+        ids, labels, probs = predict(fitted.model, self.view(split))
+        labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
+                                                      ctx.unseen_classes)
         keep = labels >= 0  # unlabeled rows cannot be scored
         ids = [i for i, k in zip(ids, keep, strict=True) if k]
         labels, probs = labels[keep], probs[keep]
         clusters = image_clusters(split)[keep]
         predicted = time.perf_counter()
-        metrics = score(labels, probs, self.metric_names(len(class_names)), clusters)
-        metrics.update(self.extra_metrics(labels, probs, clusters, class_names))
-        timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+        metrics = score(labels, probs, self.metric_names(len(names)), clusters)
+        metrics.update(self.extra_metrics(labels, probs, clusters, names))
+        timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
         table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
-        return TaskOutput(eval_name, len(labels), metrics, table, timings, fit=getattr(fit, "__dict__", {}))
+        return TaskOutput(eval_name, len(labels), metrics, table, timings, fit={**fitted.report, **notes})

@@ -1,20 +1,20 @@
 """What the embedding tasks (retrieval, zero-shot, linear-probe) share.
 
-A capability check that fails with a TaskError naming what is missing; the optional
-contrastive training step (train-then-evaluate for a model that can learn, zero-shot
-otherwise); and batched, L2-normalised image and text embeddings of a split.
+A capability check that fails with a TaskError naming what is missing; the contrastive
+fit objective (for a model that can learn from image-text pairs; others are used as they
+come); batched, L2-normalised image and text embeddings of a split; and the cache that
+computes them once for all the tasks evaluating one fitted model.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from mmbench.loader import Batch, BatchLoader, primary_text
-from mmbench.tasks.base import TRAIN_SPLITS, VAL_SPLITS, TaskError
+from mmbench.tasks.base import TRAIN_SPLITS, VAL_SPLITS, TaskError, Training, default_eval_split
 
 BATCH = 256
 TEXT_COLUMNS = ("text", "question", "hypothesis", "captions")
@@ -29,25 +29,51 @@ def require(model: Any, task: str, *methods: str) -> None:
                         f"{kind} lacks {', '.join(missing)}")
 
 
-def maybe_fit(model: Any, dataset: Any, eval_name: str, *, seed: int) -> tuple[dict[str, Any], float]:
-    """Train a model that has `fit_contrastive` on the train split; (fit report, seconds).
+def contrastive_objective(model: Any) -> str | None:
+    """A model with `fit_contrastive` is trained on image-text pairs first, once for every
+    embedding task; any other dual encoder is used as it comes (pretrained)."""
+    return "contrastive" if callable(getattr(model, "fit_contrastive", None)) else None
 
-    Labels are never used: the model learns from image-text pairs only, so zero-shot
-    stays zero-shot with respect to the classes. A model without the method is used
-    as it comes (pretrained).
-    """
-    fit = getattr(model, "fit_contrastive", None)
-    if not callable(fit):
-        return {}, 0.0
+
+def contrastive_training(dataset: Any) -> Training:
+    """The train split's image-text pairs, early-stopped on val. Labels are never used, so
+    zero-shot stays zero-shot with respect to the classes. The split an evaluation would
+    score (`default_eval_split`) is never the validation split."""
     names = list(dataset.keys())
-    train = next((n for n in TRAIN_SPLITS if n in names and n != eval_name), None)
+    held_out = default_eval_split(names)
+    train = next((n for n in TRAIN_SPLITS if n in names and n != held_out), None)
     if train is None:
-        raise TaskError(f"{type(model).__name__} is trained under the harness (fit_contrastive) "
-                        f"but the dataset has no train split among {names}")
-    val = next((n for n in VAL_SPLITS if n in names and n not in (train, eval_name)), None)
-    started = time.perf_counter()
-    report = fit(dataset[train], dataset[val] if val else None, seed=seed)
-    return dict(getattr(report, "__dict__", {})), time.perf_counter() - started
+        raise TaskError(f"a model trained under the harness (fit_contrastive) needs a train split; "
+                        f"the dataset has {names}")
+    val = next((n for n in VAL_SPLITS if n in names and n not in (train, held_out)), None)
+    return Training("contrastive", dataset[train], dataset[val] if val else None, contrastive=True)
+
+
+class EmbeddingCache:
+    """Image and text embeddings of one fitted model, computed once per split and shared by
+    the tasks evaluating it (retrieval, zero-shot and the linear probe read the same ones).
+    Keys are the splits' `datasets` fingerprints, so a derived view is a split of its own."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.texts: dict[tuple[str, str], np.ndarray] = {}
+        self.hits = 0
+
+    def image_embeddings(self, model: Any, split: Any) -> tuple[list[str], np.ndarray]:
+        key = split._fingerprint
+        if key in self.images:
+            self.hits += 1
+        else:
+            self.images[key] = _embed_images(model, split)
+        return self.images[key]
+
+    def text_embeddings(self, model: Any, split: Any, kind: str, texts: list[str]) -> np.ndarray:
+        key = (split._fingerprint, kind)
+        if key in self.texts:
+            self.hits += 1
+        else:
+            self.texts[key] = embed_texts(model, texts)
+        return self.texts[key]
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -77,8 +103,13 @@ def image_batches(model: Any, split: Any, batch_size: int = BATCH) -> Iterator[B
     return iter(BatchLoader(split, batch_size=batch_size, image_size=size, columns=("id", "images")))
 
 
-def embed_images(model: Any, split: Any, batch_size: int = BATCH) -> tuple[list[str], np.ndarray]:
-    """(ids, [N, D] normalised image embeddings) in split order."""
+def embed_images(model: Any, split: Any, cache: EmbeddingCache | None = None
+                 ) -> tuple[list[str], np.ndarray]:
+    """(ids, [N, D] normalised image embeddings) in split order, from `cache` when given."""
+    return cache.image_embeddings(model, split) if cache is not None else _embed_images(model, split)
+
+
+def _embed_images(model: Any, split: Any, batch_size: int = BATCH) -> tuple[list[str], np.ndarray]:
     ids: list[str] = []
     parts: list[np.ndarray] = []
     for batch in image_batches(model, split, batch_size):

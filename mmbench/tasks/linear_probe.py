@@ -4,8 +4,9 @@ Image embeddings (optionally concatenated with the embedding of the record's pri
 text) of the train split feed scikit-learn's LogisticRegression. Its inverse
 regularisation C is chosen on the val split from a small grid (on a seeded 20% of
 train when the dataset has no separate val split), then the probe is refit on all of
-train and scored on the eval split. A model that trains under the harness is first
-trained contrastively on train's image-text pairs, then frozen.
+train and scored on the eval split. A model that trains under the harness is fitted
+contrastively on train's image-text pairs (one fit shared with the other embedding
+tasks), then frozen.
 """
 
 from __future__ import annotations
@@ -17,19 +18,32 @@ import numpy as np
 
 from mmbench.data import DatasetInfo
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TaskError, TaskOutput, pick_splits
+from mmbench.tasks.base import EvalContext, Fitted, TaskError, TaskOutput, Training, pick_splits
 from mmbench.tasks.classification import predictions_table, score
-from mmbench.tasks.embeddings import embed_images, embed_texts, labels_of, maybe_fit, require, split_texts
+from mmbench.tasks.embeddings import (
+    EmbeddingCache,
+    contrastive_objective,
+    contrastive_training,
+    embed_images,
+    embed_texts,
+    labels_of,
+    require,
+    split_texts,
+)
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 HOLDOUT = 0.2
 FEATURES = ("image", "image+text")
 
 
-def features(model: Any, split: Any, kind: str) -> tuple[list[str], np.ndarray]:
-    ids, x = embed_images(model, split)
+def features(model: Any, split: Any, kind: str, cache: EmbeddingCache | None = None
+             ) -> tuple[list[str], np.ndarray]:
+    ids, x = embed_images(model, split, cache)
     if kind == "image+text":
-        x = np.concatenate([x, embed_texts(model, split_texts(split))], axis=1)
+        texts = split_texts(split)
+        emb = (cache.text_embeddings(model, split, "primary-text", texts) if cache is not None
+               else embed_texts(model, texts))
+        x = np.concatenate([x, emb], axis=1)
     return ids, x
 
 
@@ -70,26 +84,35 @@ class LinearProbeTask:
             raise ValueError(f"linear-probe features must be one of {FEATURES}, got {features!r}")
         self.features = features
 
-    def _labelled(self, model: Any, split: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
-        ids, x = features(model, split, self.features)
+    def _labelled(self, model: Any, split: Any, cache: EmbeddingCache | None
+                  ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        ids, x = features(model, split, self.features, cache)
         y = labels_of(split)
         keep = y >= 0
         return [i for i, k in zip(ids, keep, strict=True) if k], x[keep], y[keep]
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+    def objective(self, model: Any) -> str | None:
+        return contrastive_objective(model)
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        return contrastive_training(dataset)
+
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
+        """The probe is fitted on the evaluation corpus's own train split (the embeddings
+        stay frozen), so a model fitted on another corpus is probed the same way."""
+        model, seed = fitted.model, ctx.seed
         needs = ("embed_images", "embed_texts") if self.features == "image+text" else ("embed_images",)
         require(model, self.name, *needs)
         class_names = info.class_names
         if not class_names:
             raise TaskError("linear-probe needs class names in the dataset info")
         train, val, eval_name = pick_splits(dataset)
-        fit, fit_s = maybe_fit(model, dataset, eval_name, seed=seed)
         started = time.perf_counter()
-        _, x, y = self._labelled(model, train)
+        _, x, y = self._labelled(model, train, ctx.cache)
         if len(np.unique(y)) < 2:
             raise TaskError("linear-probe needs at least two classes among the train labels")
         if val is not None and (labels_of(val) >= 0).any():
-            _, x_val, y_val = self._labelled(model, val)
+            _, x_val, y_val = self._labelled(model, val, ctx.cache)
             x_fit, y_fit = x, y
         else:  # carve a seeded holdout out of train to choose C
             order = np.random.default_rng(seed).permutation(len(y))
@@ -97,11 +120,12 @@ class LinearProbeTask:
             x_val, y_val, x_fit, y_fit = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
         best_c, val_scores = choose_c(x_fit, y_fit, x_val, y_val, seed)
         probe = _fit(x, y, best_c, seed)
-        ids, x_eval, y_eval = self._labelled(model, dataset[eval_name])
+        ids, x_eval, y_eval = self._labelled(model, dataset[eval_name], ctx.cache)
         probs = full_proba(probe, x_eval, len(class_names))
         predicted = time.perf_counter()
         metrics = score(y_eval, probs, ("accuracy", "macro_f1"))
-        timings = {"fit_s": fit_s, "probe_s": predicted - started, "score_s": time.perf_counter() - predicted}
+        timings = {"fit_s": fitted.fit_s, "probe_s": predicted - started,
+                   "score_s": time.perf_counter() - predicted}
         return TaskOutput(eval_name, len(y_eval), metrics, predictions_table(ids, y_eval, probs), timings,
-                          fit={**fit, "probe_C": best_c, "probe_val_accuracy": val_scores,
+                          fit={**fitted.report, "probe_C": best_c, "probe_val_accuracy": val_scores,
                                "features": self.features})

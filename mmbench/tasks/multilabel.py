@@ -19,7 +19,7 @@ import numpy as np
 
 from mmbench.data import DatasetInfo
 from mmbench.stats import Estimate
-from mmbench.tasks.base import TRAIN_SPLITS, TaskError, TaskOutput
+from mmbench.tasks.base import TRAIN_SPLITS, Fitted, TaskError, TaskOutput, Training
 from mmbench.tasks.classification import image_clusters, predict, score
 from mmbench.tasks.views import has_nonempty_list, has_values, pick_splits_where, replicate
 
@@ -71,34 +71,46 @@ def indicator(split: Any, width: int) -> np.ndarray:
     return out
 
 
-def evaluate_multilabel(model: Any, dataset: Any, info: DatasetInfo, *, seed: int,
-                        view: Callable[[Any], Any]) -> TaskOutput:
+def multilabel_training(dataset: Any, info: DatasetInfo, view: Callable[[Any], Any],
+                        objective: str) -> Training:
+    """One row per (record, label) of train and val; the mean label count goes with the fit."""
     from mmbench.loader import column
 
-    train, val, eval_name = pick_splits_where(dataset, has_nonempty_list("labels"))
+    train, val, _ = pick_splits_where(dataset, has_nonempty_list("labels"))
     assert train is not None
     width = num_classes(dataset, info)
     if width < 1:
         raise TaskError("multi-label classification: no class in the labels")
-    started = time.perf_counter()
     train_view = replicate(view(train), column(train, "labels"), "label", "multilabel")
     val_view = None if val is None else replicate(view(val), column(val, "labels"), "label", "multilabel")
-    fit = model.fit(train_view, val_view, num_classes=width, seed=seed)
-    fitted = time.perf_counter()
-    split = dataset[eval_name]
-    ids, _, probs = predict(model, view(split))
-    keep = _lengths(split) > 0
     train_lengths = _lengths(train)
     k_mean = float(train_lengths[train_lengths > 0].mean())
+    names = list(info.class_names) if info.class_names else [str(c) for c in range(width)]
+    return Training(objective, train_view, val_view, names, extra={"mean_labels_per_record": k_mean})
+
+
+def evaluate_multilabel(fitted: Fitted, dataset: Any, info: DatasetInfo, *,
+                        view: Callable[[Any], Any]) -> TaskOutput:
+    _, _, eval_name = pick_splits_where(dataset, has_nonempty_list("labels"), need_train=False)
+    width = num_classes(dataset, info)
+    names = list(info.class_names) if info.class_names else [str(c) for c in range(width)]
+    if fitted.classes and fitted.classes != names:
+        raise TaskError("multi-label classification is scored on the label space it was fitted on; "
+                        "the evaluation corpus's classes differ")
+    started = time.perf_counter()
+    split = dataset[eval_name]
+    ids, _, probs = predict(fitted.model, view(split))
+    keep = _lengths(split) > 0
+    k_mean = float(fitted.extra["mean_labels_per_record"])
     scores = np.clip(probs[keep] * k_mean, 0.0, 1.0)
     targets = indicator(split, width)[keep]
     clusters = image_clusters(split)[keep]
     predicted = time.perf_counter()
     metrics: dict[str, Estimate] = score(targets, scores, METRIC_NAMES, clusters)
-    timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+    timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                "score_s": time.perf_counter() - predicted}
     kept_ids = [i for i, k in zip(ids, keep, strict=True) if k]
-    fit_info = {**getattr(fit, "__dict__", {}), "mean_labels_per_record": k_mean}
+    fit_info = {**fitted.report, "mean_labels_per_record": k_mean}
     return TaskOutput(eval_name, len(kept_ids), metrics, _table(kept_ids, targets, scores, clusters),
                       timings, fit=fit_info)
 

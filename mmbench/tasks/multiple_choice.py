@@ -32,7 +32,7 @@ from mmbench.data import DatasetInfo
 from mmbench.loader import Batch, BatchLoader
 from mmbench.metrics.choice import circular_per_sample, rotation_votes
 from mmbench.tasks import register_task
-from mmbench.tasks.base import DUAL_ENCODER, TRAINED_CLASSIFIER, TaskError, TaskOutput
+from mmbench.tasks.base import DUAL_ENCODER, TRAINED_CLASSIFIER, EvalContext, Fitted, TaskError, TaskOutput, Training
 from mmbench.tasks.classification import image_clusters, score
 from mmbench.tasks.views import has_values, iter_records, pick_splits_where, with_columns
 
@@ -164,41 +164,59 @@ class MultipleChoiceTask:
     primary_metric: ClassVar[str] = "circular_accuracy"
     capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (("score_choices",), TRAINED_CLASSIFIER, DUAL_ENCODER)
 
-    def _scorer(self, model: Any, dataset: Any, splits: tuple[Any, Any, str], num_options: int,
-                seed: int) -> tuple[Scorer, bool, dict[str, Any]]:
-        """(scorer, uses dual-encoder batches, fit report) by the model's capabilities."""
-        train, val, eval_name = splits
+    def objective(self, model: Any) -> str | None:
+        """A scorer of its own needs no fit; a classifier is fitted on the rendered prompts;
+        a dual encoder shares the contrastive fit of the embedding tasks."""
         if callable(getattr(model, "score_choices", None)):
-            return _capability_scorer(model), False, {}
+            return None
         if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict_proba", None)):
-            if train is None:
-                raise TaskError("multiple-choice: a trainable classifier needs a train split with answers")
-            val_view = prompt_view(val) if val is not None else None
-            report = model.fit(prompt_view(train), val_view, num_classes=num_options, seed=seed)
-            return _classifier_scorer(model), False, dict(getattr(report, "__dict__", {}))
-        if callable(getattr(model, "embed_images", None)) and callable(getattr(model, "embed_texts", None)):
-            from mmbench.tasks.embeddings import maybe_fit
+            return self.name
+        from mmbench.tasks.embeddings import contrastive_objective
 
-            return _dual_encoder_scorer(model), True, maybe_fit(model, dataset, eval_name, seed=seed)[0]
+        return contrastive_objective(model)
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        if objective == "contrastive":
+            from mmbench.tasks.embeddings import contrastive_training
+
+            return contrastive_training(dataset)
+        train, val, eval_name = pick_splits_where(dataset, has_values("answer_index"), need_train=False)
+        if train is None:
+            raise TaskError("multiple-choice: a trainable classifier needs a train split with answers")
+        # One output per option position, enough for every question of the corpus.
+        options = _num_options(train, val, dataset[eval_name])
+        return Training(self.name, prompt_view(train), prompt_view(val) if val is not None else None,
+                        [str(i) for i in range(options)])
+
+    def _scorer(self, fitted: Fitted) -> tuple[Scorer, bool]:
+        """(scorer, uses dual-encoder batches) by the model's capabilities and its fit."""
+        model = fitted.model
+        if callable(getattr(model, "score_choices", None)):
+            return _capability_scorer(model), False
+        if fitted.objective == self.name:
+            return _classifier_scorer(model), False
+        if callable(getattr(model, "embed_images", None)) and callable(getattr(model, "embed_texts", None)):
+            return _dual_encoder_scorer(model), True
         raise TaskError(f"multiple-choice: {type(model).__name__} has neither score_choices, "
                         "fit + predict_proba, nor embed_images + embed_texts")
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
-        train, val, eval_name = pick_splits_where(dataset, has_values("answer_index"), need_train=False)
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
+        _, _, eval_name = pick_splits_where(dataset, has_values("answer_index"), need_train=False)
         split = dataset[eval_name]
+        if fitted.objective == self.name and _num_options(split) > len(fitted.classes):
+            raise TaskError(f"multiple-choice: questions with {_num_options(split)} options, but the "
+                            f"model was fitted for at most {len(fitted.classes)}")
         started = time.perf_counter()
-        scorer, dual, fit = self._scorer(model, dataset, (train, val, eval_name),
-                                         _num_options(train, val, split), seed)
-        fitted = time.perf_counter()
-        out = circular_predictions(scorer, _batches(model, split, dual), split)
+        scorer, dual = self._scorer(fitted)
+        out = circular_predictions(scorer, _batches(fitted.model, split, dual), split)
         predicted = time.perf_counter()
         votes = rotation_votes(out["picks"], out["picks"].shape[1])
         clusters = image_clusters(split)[out["positions"]]
         metrics = score(out["answers"], votes, METRIC_NAMES, clusters)
-        timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+        timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
         table = _table(out, votes).append_column("cluster", [clusters.astype(str).tolist()])
-        return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fit)
+        return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fitted.report)
 
     @staticmethod
     def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:

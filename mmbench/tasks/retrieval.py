@@ -1,7 +1,8 @@
 """Image-text retrieval: every image of the eval split against every one of its captions.
 
-A model that trains under the harness (`fit_contrastive`) is first trained on the train
-split's image-text pairs; any other dual encoder is scored as it comes. Recall@1/5/10
+A model that trains under the harness (`fit_contrastive`) is fitted on the train split's
+image-text pairs (one fit shared with the other embedding tasks); any other dual encoder
+is scored as it comes. Recall@1/5/10
 and median rank in both directions; the CIs resample images, each drawn image bringing
 all of its captions (a clustered bootstrap), against the whole gallery.
 """
@@ -17,8 +18,14 @@ from mmbench.data import DatasetInfo
 from mmbench.metrics.retrieval import ALL, i2t_ranks, t2i_ranks
 from mmbench.stats import Estimate, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import DUAL_ENCODER, TaskError, TaskOutput
-from mmbench.tasks.embeddings import embed_images, embed_texts, maybe_fit, require
+from mmbench.tasks.base import DUAL_ENCODER, EvalContext, Fitted, TaskError, TaskOutput, Training
+from mmbench.tasks.embeddings import (
+    contrastive_objective,
+    contrastive_training,
+    embed_images,
+    embed_texts,
+    require,
+)
 from mmbench.tasks.views import has_nonempty_list, pick_splits_where
 
 CI_SEED = 0
@@ -68,22 +75,31 @@ class RetrievalTask:
             t2i[row, :len(ranks)] = ranks
         return i2t, t2i
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+    def objective(self, model: Any) -> str | None:
+        return contrastive_objective(model)
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        return contrastive_training(dataset)
+
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
+        model = fitted.model
         require(model, self.name, "embed_images", "embed_texts")
         if not any("captions" in dataset[s].column_names for s in dataset):
             raise TaskError("retrieval needs records with captions")
         _, _, eval_name = pick_splits_where(dataset, has_nonempty_list("captions"), need_train=False)
-        fit, fit_s = maybe_fit(model, dataset, eval_name, seed=seed)
         started = time.perf_counter()
         split = dataset[eval_name]
         captions = caption_lists(split)
         texts = [c for caps in captions for c in caps]
         text_image = np.array([i for i, caps in enumerate(captions) for _ in caps], dtype=np.int64)
-        ids, image_emb = embed_images(model, split)
-        sim = image_emb @ embed_texts(model, texts).T
+        ids, image_emb = embed_images(model, split, ctx.cache)
+        text_emb = (ctx.cache.text_embeddings(model, split, "captions", texts) if ctx.cache is not None
+                    else embed_texts(model, texts))
+        sim = image_emb @ text_emb.T
         embedded = time.perf_counter()
         i2t, t2i = i2t_ranks(sim, text_image), t2i_ranks(sim, text_image)
         table = predictions_table(ids, captions, i2t, t2i, text_image, sim.argmax(axis=1), texts)
         metrics = score_rows(*self.metric_inputs(table))  # from the table, so a rescore agrees
-        timings = {"fit_s": fit_s, "predict_s": embedded - started, "score_s": time.perf_counter() - embedded}
-        return TaskOutput(eval_name, int(np.isfinite(i2t).sum()), metrics, table, timings, fit=fit)
+        timings = {"fit_s": fitted.fit_s, "predict_s": embedded - started,
+                   "score_s": time.perf_counter() - embedded}
+        return TaskOutput(eval_name, int(np.isfinite(i2t).sum()), metrics, table, timings, fit=fitted.report)

@@ -23,7 +23,7 @@ from mmbench.loader import BatchLoader
 from mmbench.metrics.vqa import answer_accuracy, majority_answer, normalize_answer
 from mmbench.stats import bootstrap_mean
 from mmbench.tasks import register_task
-from mmbench.tasks.base import TRAINED_CLASSIFIER, TaskError, TaskOutput
+from mmbench.tasks.base import TRAINED_CLASSIFIER, EvalContext, Fitted, TaskError, TaskOutput, Training, accepts
 from mmbench.tasks.classification import CI_SEED, image_clusters
 from mmbench.tasks.views import has_nonempty_list, iter_column, pick_splits_where, with_columns
 
@@ -72,25 +72,37 @@ class VQATask:
             raise ValueError("vqa: vocab_size must be at least 1")
         self.vocab_size = vocab_size
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
-        train, val, eval_name = pick_splits_where(dataset, has_nonempty_list("answers"))
-        started = time.perf_counter()
+    def objective(self, model: Any) -> str | None:
+        """Classifiers are fitted over the answer vocabulary of the train split."""
+        cls = model if isinstance(model, type) else type(model)
+        return f"vqa:vocab={self.vocab_size}" if accepts(type(self), cls) else None
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        train, val, _ = pick_splits_where(dataset, has_nonempty_list("answers"))
+        assert train is not None
         vocab = answer_vocabulary(majority_answers(train), self.vocab_size)
         if not vocab:
             raise TaskError("vqa: the train split has no answers to build a vocabulary from")
         tag = f"vqa-labels:{self.vocab_size}"
         val_view = labelled_view(val, vocab, tag) if val is not None else None
-        fit = model.fit(labelled_view(train, vocab, tag), val_view, num_classes=len(vocab), seed=seed)
-        fitted = time.perf_counter()
+        return Training(f"vqa:vocab={self.vocab_size}", labelled_view(train, vocab, tag), val_view, vocab)
+
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
+        """Answers are strings, so a model fitted on another corpus's vocabulary is scored as is."""
+        _, _, eval_name = pick_splits_where(dataset, has_nonempty_list("answers"), need_train=False)
+        vocab = fitted.classes
+        if not vocab:
+            raise TaskError("vqa: the model was not fitted over an answer vocabulary")
+        started = time.perf_counter()
         split = dataset[eval_name]
-        out = self.predict(model, split, vocab)
+        out = self.predict(fitted.model, split, vocab)
         predicted = time.perf_counter()
         clusters = image_clusters(split)[out["positions"]]
         metrics = {"vqa": bootstrap_mean(out["vqa"], seed=CI_SEED, clusters=clusters),
                    "exact_match": bootstrap_mean(out["exact_match"], seed=CI_SEED, clusters=clusters)}
-        timings = {"fit_s": fitted - started, "predict_s": predicted - fitted,
+        timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
-        fit_info = {**getattr(fit, "__dict__", {}), "answer_vocabulary": len(vocab)}
+        fit_info = {**fitted.report, "answer_vocabulary": len(vocab)}
         table = _table(out).append_column("cluster", [clusters.astype(str).tolist()])
         return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fit_info)
 

@@ -4,8 +4,8 @@ Class prompts come from the dataset's class names and a template set (`mmbench.p
 the class embedding is the prompt ensemble, the re-normalised mean of the normalised
 embeddings of the class's prompts. Labels are used only to score. Template sensitivity:
 the accuracy under each template alone, summarised as mean, std, min and max.
-A model that trains under the harness is first trained contrastively on the train
-split's image-text pairs (never its labels).
+A model that trains under the harness is fitted contrastively on the train split's
+image-text pairs (never its labels), one fit shared with the other embedding tasks.
 """
 
 from __future__ import annotations
@@ -20,9 +20,17 @@ from mmbench.metrics import METRICS
 from mmbench.prompts import prompts, templates
 from mmbench.stats import Estimate, bootstrap_metric
 from mmbench.tasks import register_task
-from mmbench.tasks.base import DUAL_ENCODER, TaskError, TaskOutput
+from mmbench.tasks.base import DUAL_ENCODER, EvalContext, Fitted, TaskError, TaskOutput, Training
 from mmbench.tasks.classification import score
-from mmbench.tasks.embeddings import embed_images, embed_texts, labels_of, maybe_fit, normalise, require
+from mmbench.tasks.embeddings import (
+    contrastive_objective,
+    contrastive_training,
+    embed_images,
+    embed_texts,
+    labels_of,
+    normalise,
+    require,
+)
 from mmbench.tasks.views import has_values, pick_splits_where
 
 CI_SEED = 0
@@ -66,18 +74,26 @@ class ZeroShotTask:
         metrics.update(template_metrics(labels, template_preds))
         return {k: v for k, v in metrics.items() if not metric_names or k in metric_names}
 
-    def evaluate(self, model: Any, dataset: Any, info: DatasetInfo, *, seed: int) -> TaskOutput:
+    def objective(self, model: Any) -> str | None:
+        return contrastive_objective(model)
+
+    def training(self, objective: str, dataset: Any, info: DatasetInfo) -> Training:
+        return contrastive_training(dataset)
+
+    def evaluate(self, fitted: Fitted, dataset: Any, info: DatasetInfo, ctx: EvalContext) -> TaskOutput:
+        """The class prompts come from the evaluation corpus's class names, so a model fitted
+        on another corpus is scored the same way."""
+        model = fitted.model
         require(model, self.name, "embed_images", "embed_texts")
         class_names = info.class_names
         if not class_names:
             raise TaskError("zero-shot needs class names in the dataset info")
         chosen = templates(self.templates)
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
-        fit, fit_s = maybe_fit(model, dataset, eval_name, seed=seed)
         started = time.perf_counter()
         split = dataset[eval_name]
         labels = labels_of(split)
-        ids, image_emb = embed_images(model, split)
+        ids, image_emb = embed_images(model, split, ctx.cache)
         keep = labels >= 0  # unlabelled rows cannot be scored
         ids = [i for i, k in zip(ids, keep, strict=True) if k]
         labels, image_emb = labels[keep], image_emb[keep]
@@ -89,9 +105,10 @@ class ZeroShotTask:
         embedded = time.perf_counter()
         table = _predictions(ids, labels, scores, template_preds)
         metrics = self.score_table(table)  # from the table, so a rescore agrees
-        timings = {"fit_s": fit_s, "predict_s": embedded - started, "score_s": time.perf_counter() - embedded}
+        timings = {"fit_s": fitted.fit_s, "predict_s": embedded - started,
+                   "score_s": time.perf_counter() - embedded}
         return TaskOutput(eval_name, len(labels), metrics, table, timings,
-                          fit={**fit, "templates": list(chosen)})
+                          fit={**fitted.report, "templates": list(chosen)})
 
 
 def _predictions(ids: list[str], labels: np.ndarray, scores: np.ndarray, template_preds: np.ndarray) -> Any:

@@ -1,0 +1,173 @@
+"""Running steps: one *unit* is a fit step (or none) and the evaluate steps that use it,
+run together in one worker, so that a model that cannot be stored is still fitted only
+once per run and every evaluation of one fitted model shares its embeddings.
+
+A unit returns its records and predictions; the driver alone writes them to the store.
+The fitted model is written by the unit itself, as an artifact (it does not travel
+through the driver), under the fit's claim so that two processes never fit it twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmbench.data import DatasetInfo
+from mmbench.runner.plan import EvalStep, FitStep, effective_config
+from mmbench.runner.store import RunRecord
+from mmbench.tasks.base import Fitted
+
+
+@dataclass(frozen=True)
+class Unit:
+    fit: FitStep | None
+    fit_key: str | None  # None: no fit step
+    evals: tuple[tuple[str, EvalStep], ...]  # (record key, step)
+    infos: dict[str, DatasetInfo]  # every corpus the unit reads, by name
+    store_root: str
+    threads: int = 1
+    device: str = "cpu"
+    uid: int = 0  # which unit of the run (results come back from other processes as copies)
+
+
+@dataclass
+class EvalResult:
+    key: str
+    record: RunRecord
+    predictions: Any  # pyarrow.Table
+
+
+@dataclass
+class UnitResult:
+    unit: Unit
+    fit: str  # "fitted", "loaded" (from its artifact), or "none" (used as it comes)
+    fit_s: float
+    results: list[EvalResult] = field(default_factory=list)
+    stored: bool = False  # the fitted model was stored as an artifact
+
+
+def run_unit(unit: Unit) -> UnitResult:
+    """Obtain the unit's model (fit, or load its artifact) and run its evaluations, with
+    `unit.threads` torch threads (a fixed count makes a seed's result independent of the
+    machine's core count)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(unit.threads)
+    try:
+        return _run(unit)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(unit: Unit) -> UnitResult:
+    from mmbench.tasks.embeddings import EmbeddingCache
+
+    corpora = _Corpora()
+    fitted, how, stored = obtain(unit, corpora)
+    out = UnitResult(unit, how, fitted.fit_s, stored=stored)
+    cache = EmbeddingCache()  # one fitted model: its embeddings serve every task below
+    for key, step in unit.evals:
+        out.results.append(evaluate(step, key, unit, fitted, corpora, cache))
+    return out
+
+
+class _Corpora:
+    """Each corpus loaded (memory-mapped) once per unit, with its row limit."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[tuple[str, int | None], Any] = {}
+
+    def get(self, name: str, limit: int | None) -> Any:
+        from mmbench import data
+        from mmbench.tasks.base import limit_rows
+
+        if (name, limit) not in self.loaded:
+            self.loaded[(name, limit)] = limit_rows(data.load(name), limit)
+        return self.loaded[(name, limit)]
+
+
+def _fresh_model(spec: Any, device: str) -> Any:
+    from mmbench.models import create
+
+    model = create(spec.name, **spec.config)
+    place = getattr(model, "use_device", None)
+    if callable(place):
+        place(device)
+    return model
+
+
+def obtain(unit: Unit, corpora: _Corpora) -> tuple[Fitted, str, bool]:
+    """(the fitted model, how it was obtained, whether it was stored now)."""
+    from mmbench.envinfo import environment
+    from mmbench.runner.artifacts import ArtifactStore, saveable
+    from mmbench.runner.claims import claim
+    from mmbench.runner.fitting import fit
+    from mmbench.tasks import TASKS
+
+    if unit.fit is None or unit.fit_key is None:
+        spec = unit.evals[0][1].model
+        return Fitted(_fresh_model(spec, unit.device)), "none", False
+    step, key = unit.fit, unit.fit_key
+    model = _fresh_model(step.model, unit.device)
+    artifacts = ArtifactStore(unit.store_root)
+    with claim(artifacts.store_root, key):  # another process fitting it: wait, then load it
+        if saveable(model) and artifacts.has(key):
+            return artifacts.load(key, model), "loaded", False
+        info = unit.infos[step.train_dataset.name]
+        dataset = corpora.get(step.train_dataset.name, step.limit)
+        training = TASKS.get(step.task)().training(step.objective, dataset, info)
+        fitted = fit(model, training, step.seed)
+        if not saveable(model):
+            return fitted, "fitted", False
+        identity = {**step.identity(info.fingerprint), "train_dataset": step.train_dataset.name}
+        artifacts.save(key, fitted, identity, {**environment(), "device": unit.device})
+        return fitted, "fitted", True
+
+
+def evaluate(step: EvalStep, key: str, unit: Unit, fitted: Fitted, corpora: _Corpora,
+             cache: Any) -> EvalResult:
+    """One evaluate step: the task scores the fitted model on the step's corpus."""
+    from mmbench.tasks import TASKS
+    from mmbench.tasks.base import EvalContext
+
+    started = time.perf_counter()
+    task = TASKS.get(step.task)()
+    info = unit.infos[step.dataset.name]
+    dataset = corpora.get(step.dataset.name, step.limit)
+    output = task.evaluate(fitted, dataset, info, EvalContext(step.seed, cache, step.dataset.unseen_classes))
+    record = _record(step, key, unit, fitted, task, info, output, time.perf_counter() - started)
+    return EvalResult(key, record, output.predictions)
+
+
+def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, info: DatasetInfo,
+            output: Any, seconds: float) -> RunRecord:
+    from mmbench.envinfo import environment
+    from mmbench.metrics import METRICS
+    from mmbench.models.base import config_hash
+
+    model = fitted.model
+    higher = {name: METRICS.get(name).higher_is_better if name in METRICS else True
+              for name in output.metrics}
+    config = model.config() if hasattr(model, "config") else dict(step.model.config)
+    train = unit.infos[step.train_dataset] if step.transfer else info
+    return RunRecord(
+        key=key, benchmark=step.benchmark, dataset=step.dataset.name,
+        dataset_fingerprint=info.fingerprint, task=step.task, eval_split=output.eval_split,
+        model=step.model.display, model_config=config,
+        config_hash=config_hash(step.model.name, effective_config(step.model.name, step.model.config)),
+        seed=step.seed, limit=step.limit, n=output.n,
+        metrics={k: {**v.to_dict(), "higher_is_better": higher[k]} for k, v in output.metrics.items()},
+        primary_metric=task.primary_metric,
+        model_info={"registry_name": step.model.name,
+                    "num_parameters": int(model.num_parameters()) if hasattr(model, "num_parameters") else None,
+                    "fit": output.fit, "fit_loaded": fitted.loaded},
+        env={**environment(), "device": unit.device},
+        # fit_s (in the task's timings) is the fit step's own time, wherever it ran;
+        # total_s is this evaluate step's.
+        timings={**output.timings, "total_s": seconds},
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        train_dataset=step.train_dataset, train_fingerprint=train.fingerprint, view=step.view,
+        fit_key=unit.fit_key or "",
+    )
