@@ -63,6 +63,13 @@ class Registry(Generic[T]):
             check_name(name, f"{self.kind} name")
         return name
 
+    def unregister(self, name: str) -> None:
+        """Forget `name` (a plugin unloaded, a test's temporary entry); unknown is an error."""
+        if name not in self._objects and name not in self._lazy:
+            raise RegistryError(self._unknown_message(name))
+        self._objects.pop(name, None)
+        self._lazy.pop(name, None)
+
     def register_lazy(self, name: str, target: str) -> None:
         """Register "module:attr", imported only when `name` is first looked up."""
         self._check(name)

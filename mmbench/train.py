@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import random
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mmbench.devices import batch_to
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models.base import FitReport
 
@@ -40,31 +42,40 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+    # cuBLAS is deterministic only with a fixed workspace, read when CUDA first makes a handle
+    # (a fit on a GPU, in a fresh worker); CPU runs ignore it.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 LossFn = Callable[[Any, Batch], Any]
 
 
-def _val_loss(network: Any, loss_fn: LossFn, loader: BatchLoader) -> float:
+def _val_loss(network: Any, loss_fn: LossFn, loader: BatchLoader, device: str) -> float:
     import torch
 
     network.eval()
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in loader:
-            total += float(loss_fn(network, batch)) * len(batch)
+            total += float(loss_fn(network, batch_to(batch, device))) * len(batch)
             count += len(batch)
     return total / max(count, 1)
 
 
 def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: BatchLoader | None,
-          config: TrainConfig, *, progress: bool = False) -> FitReport:
-    """Train `network` in place; on return it holds the weights of the best val epoch."""
+          config: TrainConfig, *, progress: bool = False, device: str = "cpu") -> FitReport:
+    """Train `network` in place on `device` (a resolved torch device string, see
+    `mmbench.devices.resolve_device`); on return it holds the weights of the best val epoch
+    and stays on `device`. Each batch's images and labels are moved there; `loss_fn` moves
+    the token tensors it makes from the texts (see TorchClassifier.logits)."""
     import torch
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
+    # Before the optimizer is made, so its state lives beside the parameters. On CPU this and
+    # the batch moves are no-ops that keep the same tensors: CPU results stay bit-identical.
+    network.to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     report = FitReport()
     best_state: dict[str, Any] | None = None
@@ -75,6 +86,7 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
         network.train()
         running, seen = 0.0, 0
         for batch in train_loader:
+            batch = batch_to(batch, device)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(network, batch)
             loss.backward()
@@ -87,7 +99,7 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
             if config.max_steps is not None and report.steps >= config.max_steps:
                 break
         report.epochs = epoch
-        val_loss = _val_loss(network, loss_fn, val_loader) if val_loader is not None else running / max(seen, 1)
+        val_loss = _val_loss(network, loss_fn, val_loader, device) if val_loader is not None else running / max(seen, 1)
         report.history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_loss": val_loss})
         bar.update(1)
         bar.set_postfix(val_loss=f"{val_loss:.3f}")

@@ -26,6 +26,18 @@ def test_duplicate_name_is_an_error() -> None:
         reg.register("alpha", 2)
 
 
+def test_unregister_forgets_a_name() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("alpha", 1)
+    reg.register_lazy("beta", "json:dumps")
+    reg.unregister("alpha")
+    reg.unregister("beta")
+    assert reg.names() == []
+    reg.register("alpha", 2)  # free again
+    with pytest.raises(RegistryError, match="unknown widget 'gamma'"):
+        reg.unregister("gamma")
+
+
 def test_unknown_name_suggests_close_matches() -> None:
     reg: Registry[int] = Registry("model")
     reg.register("concat-fusion", 1)

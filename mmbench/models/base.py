@@ -3,7 +3,7 @@
 - `Classifier`: trained under the harness protocol (`fit(train, val)`), then
   `predict_proba(batch)`.
 - `DualEncoder`: `embed_images(batch)` and `embed_texts(texts)`.
-A model may be both.
+A model may be both; either may also be `DeviceAware` (`use_device(device)`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ class DualEncoder(Protocol):
     def embed_images(self, batch: Batch) -> np.ndarray: ...
 
     def embed_texts(self, texts: list[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class DeviceAware(Protocol):
+    """Optional: a model that can run on a torch device. The runner calls `use_device` after
+    constructing or loading the model and before fit/predict; networks built later (in fit or
+    load) land there too. Outputs stay CPU numpy, and the device is not part of `config()`."""
+
+    def use_device(self, device: str) -> None: ...
 
 
 def config_hash(name: str, config: dict[str, Any]) -> str:

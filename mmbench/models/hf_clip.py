@@ -7,6 +7,12 @@ CLIP's processor prepares them, without torchvision: the shorter side resized to
 `size` (PIL, the config's resampling filter), a centre crop of `crop_size`, scaling to
 [0, 1], then the config's mean/std normalisation. The model is loaded on first use,
 so constructing the wrapper is cheap.
+
+Device: the `device` config key is where the model runs when it is used directly (the
+Python API). `use_device(device)`, which the runner calls with the run's `--device`,
+overrides it for this instance and leaves `config()` (and its hash) unchanged: one run,
+one device, and the record says which one ran. The key stays in the config so existing
+hashes hold; it does not pin the model against `--device`.
 """
 
 from __future__ import annotations
@@ -104,9 +110,20 @@ class HFCLIP:
         self._model: Any = None
         self._tokenizer: Any = None
         self._prep: Preprocess | None = None
+        self._run_device: str | None = None  # set by use_device; wins over the `device` key
 
     def config(self) -> dict[str, Any]:
         return {"path": self.path, "device": self.device}
+
+    @property
+    def run_device(self) -> str:
+        """The device the model runs on: use_device's, else the `device` config key."""
+        return self._run_device if self._run_device is not None else self.device
+
+    def use_device(self, device: str) -> None:
+        self._run_device = device
+        if self._model is not None:
+            self._model.to(device)
 
     def _load(self) -> None:
         if self._model is not None:
@@ -118,7 +135,7 @@ class HFCLIP:
         folder = self._folder()
         self._tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         model: Any = CLIPModel.from_pretrained(str(folder), local_files_only=True)
-        self._model = model.to(self.device).eval()
+        self._model = model.to(self.run_device).eval()
 
     def _folder(self) -> Path:
         folder = Path(self.path)
@@ -149,12 +166,13 @@ class HFCLIP:
 
         self._load()
         prep = self.preprocess
-        images = batch.images
+        device = self.run_device
+        images = batch.images.to(device)  # resize and normalise where the model runs
         if tuple(images.shape[-2:]) != prep.crop:
             images = F.interpolate(images, size=prep.crop, mode="bicubic", align_corners=False).clamp(0, 1)
-        mean = torch.from_numpy(prep.mean)[None, :, None, None]
-        std = torch.from_numpy(prep.std)[None, :, None, None]
-        pixels = ((images - mean) / std).to(self.device)
+        mean = torch.from_numpy(prep.mean)[None, :, None, None].to(device)
+        std = torch.from_numpy(prep.std)[None, :, None, None].to(device)
+        pixels = (images - mean) / std
         with torch.no_grad():
             pooled = self._model.vision_model(pixel_values=pixels).pooler_output
             feats = self._model.visual_projection(pooled)
@@ -168,7 +186,7 @@ class HFCLIP:
         limit = int(self._model.config.text_config.max_position_embeddings)
         tokens = self._tokenizer(list(texts), padding=True, truncation=True,
                                  max_length=min(limit, int(self._tokenizer.model_max_length)),
-                                 return_tensors="pt").to(self.device)
+                                 return_tensors="pt").to(self.run_device)
         with torch.no_grad():
             pooled = self._model.text_model(input_ids=tokens["input_ids"],
                                             attention_mask=tokens["attention_mask"]).pooler_output

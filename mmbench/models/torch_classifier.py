@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mmbench.devices import to_device
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models.base import FitReport
 from mmbench.models.text import Vocabulary
@@ -32,6 +33,8 @@ class TorchClassifier:
                  train: dict[str, Any] | None = None, progress: bool = False, **arch: Any) -> None:
         self.image_size = image_size
         self.progress = progress  # a per-epoch bar; display only, so not part of config()
+        # Where the network runs: a runtime choice (see use_device), so not part of config().
+        self.device = "cpu"
         self.max_text_len = max_text_len
         self.vocab_size = vocab_size
         self.train_config = TrainConfig(**(train or {}))
@@ -46,6 +49,13 @@ class TorchClassifier:
 
     def build(self, num_classes: int, vocab_size: int) -> Any:
         raise NotImplementedError
+
+    def use_device(self, device: str) -> None:
+        """Run on `device` (a resolved torch device string) from now on: the network if there
+        is one, and every network fit or load builds later. config() is unchanged."""
+        self.device = device
+        if self.network is not None:
+            self.network.to(device)
 
     def _loader(self, split: Any, *, shuffle: bool = False, seed: int = 0) -> BatchLoader:
         return BatchLoader(split, batch_size=self.train_config.batch_size,
@@ -62,7 +72,7 @@ class TorchClassifier:
         if not self.uses_vocab:
             from mmbench.models.minilm import encode_texts
 
-            return encode_texts(texts, self.max_text_len)
+            return encode_texts(texts, self.max_text_len, device=self.device)
         assert self.vocab is not None
         return self.vocab.encode(texts, self.max_text_len)
 
@@ -71,31 +81,37 @@ class TorchClassifier:
         return Vocabulary.build((t for batch in loader for t in batch.texts), self.vocab_size)
 
     def logits(self, batch: Batch) -> Any:
+        """Logits on the model's device; the inputs are moved there (no-ops when they are)."""
         tokens = lengths = None
         if self.uses_text:
             tokens, lengths = self.text_inputs(batch.texts)
-        return self.network(batch.images, tokens, lengths)
+        device = self.device
+        return self.network(to_device(batch.images, device), to_device(tokens, device),
+                            to_device(lengths, device))
 
     def _loss(self, network: Any, batch: Batch) -> Any:
         import torch.nn.functional as F
 
-        return F.cross_entropy(self.logits(batch), batch.labels, ignore_index=-1)
+        logits = self.logits(batch)
+        return F.cross_entropy(logits, batch.labels.to(logits.device), ignore_index=-1)
 
     def fit(self, train_split: Any, val_split: Any, *, num_classes: int, seed: int) -> FitReport:
         seed_everything(seed)
         self.num_classes = num_classes
         self.vocab = self._build_vocab(train_split) if self.uses_vocab else Vocabulary([])
+        # Built on CPU and moved by the trainer, so the seeded initial weights are the same
+        # whichever device trains them.
         self.network = self.build(num_classes, len(self.vocab))
         val_loader = self._loader(val_split) if val_split is not None and len(val_split) else None
         return train(self.network, self._loss, self._loader(train_split, shuffle=True, seed=seed),
-                     val_loader, self.train_config, progress=self.progress)
+                     val_loader, self.train_config, progress=self.progress, device=self.device)
 
     def predict_proba(self, batch: Batch) -> np.ndarray:
         import torch
 
         self.network.eval()
         with torch.no_grad():
-            return torch.softmax(self.logits(batch), dim=-1).numpy().astype(np.float64)
+            return torch.softmax(self.logits(batch), dim=-1).cpu().numpy().astype(np.float64)
 
     def num_parameters(self) -> int:
         return int(sum(p.numel() for p in self.network.parameters())) if self.network else 0
@@ -105,7 +121,8 @@ class TorchClassifier:
         from safetensors.torch import save_file
 
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in self.network.state_dict().items()}
+        # CPU tensors: a checkpoint written on a GPU loads on a machine without one.
+        state = {k: v.detach().cpu().contiguous() for k, v in self.network.state_dict().items()}
         save_file(state, str(directory / "model.safetensors"))
         sidecar = {"config": self.config(), "num_classes": self.num_classes,
                    "vocab": self.vocab.words[2:] if self.vocab else []}
@@ -120,7 +137,7 @@ class TorchClassifier:
         self.vocab = Vocabulary(list(sidecar["vocab"]))
         self.network = self.build(self.num_classes, len(self.vocab))
         self.network.load_state_dict(load_file(str(directory / "model.safetensors")))
-        self.network.eval()
+        self.network.to(self.device).eval()
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Compare two sets of results (result stores, run record files, or suites) model by model,
-with paired tests on the stored per-sample predictions. Reads only; loads no model."""
+with paired tests on the stored per-sample predictions. Reads only; loads no model.
+
+Runs pair by (dataset, task, model, training corpus): a model fitted on another corpus
+(a transfer run) is never paired with one fitted on the evaluation corpus itself."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mmbench.paired import ALPHA, Aligned, align, paired_test, per_sample
-from mmbench.report.leaderboard import PredictionsReader, current
+from mmbench.report.leaderboard import PredictionsReader, current, train_fingerprint
 from mmbench.runner.store import ResultStore, RunRecord, load_record
 from mmbench.stats import N_BOOTSTRAP, holm
 
@@ -75,11 +78,22 @@ class ClassDelta:
     delta: float
 
 
+# (dataset, task, model, training corpus): the runs of one side that pair with the other's
+PairKey = tuple[str, str, str, str]
+
+
+def _describe(key: PairKey) -> str:
+    """dataset/task/model, and the training corpus where it is not the dataset."""
+    dataset, task, model, trained_on = key
+    return f"{dataset}/{task}/{model}" + ("" if trained_on == dataset else f" (trained on {trained_on})")
+
+
 @dataclass
 class CompareRow:
     dataset: str
     task: str
     model: str
+    train_dataset: str  # the training corpus; `dataset` itself when in-distribution
     metric: str
     higher_is_better: bool
     value_a: float  # seed means of the recorded values
@@ -94,6 +108,14 @@ class CompareRow:
     right_to_wrong: int | None = None  # per-sample flips, accuracy-type metrics only
     wrong_to_right: int | None = None
     per_class: list[ClassDelta] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return _describe((self.dataset, self.task, self.model, self.train_dataset))
+
+    @property
+    def transfer(self) -> bool:
+        return self.train_dataset != self.dataset
 
     def regressed(self, threshold: float, alpha: float = ALPHA) -> bool:
         worse = -self.delta if self.higher_is_better else self.delta
@@ -125,9 +147,19 @@ def _no_nan(value: Any) -> Any:
     return value
 
 
+def _builds(records: list[RunRecord]) -> dict[str, str]:
+    """corpus -> the fingerprint of the build the records evaluated on or fitted on (one per
+    corpus, as `current` keeps only the newest)."""
+    out = {r.dataset: r.dataset_fingerprint for r in records}
+    for r in records:
+        if r.transfer and train_fingerprint(r):
+            out.setdefault(r.trained_on, train_fingerprint(r))
+    return out
+
+
 def _check_fingerprints(a: Source, b: Source, force: bool) -> list[str]:
-    fa = {r.dataset: r.dataset_fingerprint for r in a.records}
-    fb = {r.dataset: r.dataset_fingerprint for r in b.records}
+    # A training corpus counts too: transfer runs fitted on different builds differ in data.
+    fa, fb = _builds(a.records), _builds(b.records)
     warnings = []
     for dataset in sorted(fa.keys() & fb.keys()):
         if fa[dataset] != fb[dataset]:
@@ -139,10 +171,10 @@ def _check_fingerprints(a: Source, b: Source, force: bool) -> list[str]:
     return warnings
 
 
-def _group(records: list[RunRecord]) -> dict[tuple[str, str, str], list[RunRecord]]:
-    out: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
+def _group(records: list[RunRecord]) -> dict[PairKey, list[RunRecord]]:
+    out: dict[PairKey, list[RunRecord]] = defaultdict(list)
     for r in records:
-        out[(r.dataset, r.task, r.model)].append(r)
+        out[(r.dataset, r.task, r.model, r.trained_on)].append(r)
     return out
 
 
@@ -179,14 +211,14 @@ def _per_class(targets: np.ndarray, a: np.ndarray, b: np.ndarray, names: list[st
     return out
 
 
-def _row(key: tuple[str, str, str], metric: str, runs_a: list[RunRecord], runs_b: list[RunRecord],
+def _row(key: PairKey, metric: str, runs_a: list[RunRecord], runs_b: list[RunRecord],
          aligned: Aligned | None, seed: int, n_boot: int) -> CompareRow:
     from mmbench.metrics import METRICS
 
     va = float(np.mean([r.metrics[metric]["value"] for r in runs_a]))
     vb = float(np.mean([r.metrics[metric]["value"] for r in runs_b]))
     higher = bool(runs_a[0].metrics[metric].get("higher_is_better", True))
-    row = CompareRow(*key, metric, higher, va, vb, vb - va)
+    row = CompareRow(*key, metric=metric, higher_is_better=higher, value_a=va, value_b=vb, delta=vb - va)
     if aligned is None or not aligned.ids or metric not in METRICS:
         return row
     m, side_a, side_b = METRICS.get(metric), aligned.runs["A"], aligned.runs["B"]
@@ -203,13 +235,14 @@ def _row(key: tuple[str, str, str], metric: str, runs_a: list[RunRecord], runs_b
 
 def compare(a: str | Path, b: str | Path, *, force: bool = False, seed: int = 0,
             n_boot: int = N_BOOTSTRAP) -> Comparison:
-    """Every dataset x task x model x metric both sides have: A, B, B - A with a paired
-    bootstrap CI and p-value (McNemar for 0/1 correctness), Holm-corrected over all rows."""
+    """Every dataset x task x model x training corpus x metric both sides have: A, B, B - A
+    with a paired bootstrap CI and p-value (McNemar for 0/1 correctness), Holm-corrected over
+    all rows."""
     sa, sb = open_source(a), open_source(b)
     warnings = _check_fingerprints(sa, sb, force)
     ga, gb = _group(sa.records), _group(sb.records)
     for side, only in (("A", ga.keys() - gb.keys()), ("B", gb.keys() - ga.keys())):
-        warnings += [f"only in {side}: {'/'.join(k)}" for k in sorted(only)]
+        warnings += [f"only in {side}: {_describe(k)}" for k in sorted(only)]
     rows = []
     for key in sorted(ga.keys() & gb.keys()):
         tables = {side: [(r.seed, src.read(r)) for r in runs]
@@ -217,7 +250,7 @@ def compare(a: str | Path, b: str | Path, *, force: bool = False, seed: int = 0,
         complete = all(t is not None for runs in tables.values() for _, t in runs)
         aligned = align(key[1], tables) if complete else None
         if aligned is not None and not aligned.ids:
-            warnings.append(f"{'/'.join(key)}: no record ids in common; nothing to pair")
+            warnings.append(f"{_describe(key)}: no record ids in common; nothing to pair")
         primary = ga[key][0].primary_metric
         metrics = [m for m in ga[key][0].metrics if all(m in r.metrics for r in ga[key] + gb[key])]
         for metric in sorted(metrics, key=lambda m: (m != primary, m)):
@@ -241,15 +274,19 @@ def _p(value: float) -> str:
     return "–" if value != value else (f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}")
 
 
+def _dataset_cell(r: CompareRow) -> str:
+    return f"{r.dataset} (trained on {r.train_dataset})" if r.transfer else r.dataset
+
+
 def _cells(r: CompareRow) -> list[str]:
     ci = "–" if r.ci_low != r.ci_low else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
     flips = ("–", "–") if r.right_to_wrong is None else (str(r.right_to_wrong), str(r.wrong_to_right))
-    return [r.dataset, r.task, r.model, r.metric, _f(r.value_a), _f(r.value_b), f"{r.delta:+.3f}", ci,
+    return [_dataset_cell(r), r.task, r.model, r.metric, _f(r.value_a), _f(r.value_b), f"{r.delta:+.3f}", ci,
             _p(r.p_value), _p(r.p_holm), r.test, *flips]
 
 
 def _class_cells(r: CompareRow) -> list[list[str]]:
-    return [[r.dataset, r.model, r.metric, c.label, str(c.n), _f(c.value_a), _f(c.value_b), f"{c.delta:+.3f}"]
+    return [[_dataset_cell(r), r.model, r.metric, c.label, str(c.n), _f(c.value_a), _f(c.value_b), f"{c.delta:+.3f}"]
             for c in r.per_class]
 
 

@@ -1,5 +1,9 @@
 """Render RunRecords into a leaderboard: Markdown tables and a long-format CSV. Pure: the
-per-sample predictions behind the paired tests come from a reader function passed in."""
+per-sample predictions behind the paired tests come from a reader function passed in.
+
+A table is one (evaluation corpus, task, training corpus): a model fitted on another corpus
+(a transfer row) is ranked only against models fitted on that same corpus, never against
+in-distribution rows, whose training corpus is the evaluation corpus itself."""
 
 from __future__ import annotations
 
@@ -14,9 +18,13 @@ from typing import Any
 from mmbench.runner.store import RunRecord
 from mmbench.stats import Estimate, pool_seeds
 
-CSV_COLUMNS = ("dataset", "task", "model", "metric", "value", "ci_low", "ci_high", "std", "n",
-               "seeds", "higher_is_better", "eval_split", "dataset_fingerprint", "config_hash",
-               "rank_low", "rank_high", "tie_with_best")
+# train_dataset / train_fingerprint: the training corpus and its build (equal to dataset and
+# dataset_fingerprint for an in-distribution row).
+CSV_COLUMNS = ("dataset", "train_dataset", "task", "model", "metric", "value", "ci_low", "ci_high",
+               "std", "n", "seeds", "higher_is_better", "eval_split", "dataset_fingerprint",
+               "train_fingerprint", "config_hash", "rank_low", "rank_high", "tie_with_best")
+
+TableKey = tuple[str, str, str]  # (dataset, task, training corpus): one ranked table
 
 # record -> its predictions table (pyarrow), or None when it has none
 PredictionsReader = Callable[[RunRecord], Any]
@@ -38,29 +46,58 @@ class Row:
     eval_split: str
     dataset_fingerprint: str
     config_hash: str
+    train_dataset: str  # the training corpus; `dataset` itself when in-distribution
+    train_fingerprint: str
     rank_low: int | None = None  # None: no paired tests (predictions missing, or a single model)
     rank_high: int | None = None
     tie_with_best: bool | None = None
     tests: str = ""  # the paired tests used for this metric in this table
 
+    @property
+    def table(self) -> TableKey:
+        return (self.dataset, self.task, self.train_dataset)
+
+    @property
+    def transfer(self) -> bool:
+        return self.train_dataset != self.dataset
+
+
+def train_fingerprint(record: RunRecord) -> str:
+    """The build the model was fitted on ("" when a transfer record does not say)."""
+    if record.transfer:
+        return record.train_fingerprint
+    return record.train_fingerprint or record.dataset_fingerprint
+
 
 def current(records: list[RunRecord]) -> list[RunRecord]:
-    """Per dataset keep only records of its newest fingerprint: old builds do not mix in."""
+    """Keep only records whose evaluation corpus and training corpus are both at their newest
+    build (the fingerprint seen in the newest record that used the corpus, to evaluate on or
+    to fit on): old builds do not mix in, and a transfer row fitted on an old build of its
+    training corpus goes with it."""
     newest: dict[str, tuple[str, str]] = {}
+
+    def seen(corpus: str, created: str, fingerprint: str) -> None:
+        if corpus not in newest or created > newest[corpus][0]:
+            newest[corpus] = (created, fingerprint)
+
     for r in records:
-        if r.dataset not in newest or r.created > newest[r.dataset][0]:
-            newest[r.dataset] = (r.created, r.dataset_fingerprint)
-    return [r for r in records if r.dataset_fingerprint == newest[r.dataset][1]]
+        seen(r.dataset, r.created, r.dataset_fingerprint)
+        if r.transfer and r.train_fingerprint:
+            seen(r.trained_on, r.created, r.train_fingerprint)
+    return [r for r in records if r.dataset_fingerprint == newest[r.dataset][1]
+            and (not r.transfer or not r.train_fingerprint
+                 or r.train_fingerprint == newest[r.trained_on][1])]
 
 
 def aggregate(records: list[RunRecord], predictions: PredictionsReader | None = None) -> list[Row]:
-    """One row per dataset x task x model x metric, seeds pooled; with a predictions reader,
-    also rank intervals and ties with the best from paired tests."""
-    groups: dict[tuple[str, str, str, str, int | None], list[RunRecord]] = defaultdict(list)
+    """One row per dataset x task x training corpus x model x metric, seeds pooled; with a
+    predictions reader, also rank intervals and ties with the best from paired tests."""
+    groups: dict[tuple[str, str, str, str, str, int | None], list[RunRecord]] = defaultdict(list)
     for r in current(records):
-        groups[(r.dataset, r.task, r.model, r.config_hash, r.limit)].append(r)
+        groups[(r.dataset, r.task, r.model, r.config_hash, r.trained_on, r.limit)].append(r)
     rows = []
-    for (dataset, task, model, chash, _limit), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (dataset, task, model, chash, trained_on, _limit), runs in sorted(groups.items(),
+                                                                        key=lambda kv: str(kv[0])):
         runs = sorted(runs, key=lambda r: r.seed)
         primary = runs[0].primary_metric or next(iter(runs[0].metrics))
         for metric in sorted(runs[0].metrics, key=lambda m: (m != primary, m)):
@@ -70,7 +107,8 @@ def aggregate(records: list[RunRecord], predictions: PredictionsReader | None = 
             rows.append(Row(dataset, task, model, metric, pooled.mean, pooled.ci_low, pooled.ci_high,
                             pooled.std, runs[0].n, pooled.seeds,
                             bool(runs[0].metrics[metric].get("higher_is_better", True)),
-                            runs[0].eval_split, runs[0].dataset_fingerprint, chash))
+                            runs[0].eval_split, runs[0].dataset_fingerprint, chash,
+                            train_dataset=trained_on, train_fingerprint=train_fingerprint(runs[0])))
     if predictions is not None:
         rows = _with_tests(rows, groups, predictions)
     return rows
@@ -80,20 +118,21 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
     from mmbench.metrics import METRICS
     from mmbench.paired import align, pairwise, rank_intervals, ties_with
 
-    tables: dict[tuple[str, str], dict[str, list[tuple[int, Any]]]] = defaultdict(dict)
-    for (dataset, task, model, _chash, _limit), runs in groups.items():
+    # Paired tests only within one table: a transfer row never meets an in-distribution row.
+    tables: dict[TableKey, dict[str, list[tuple[int, Any]]]] = defaultdict(dict)
+    for (dataset, task, model, _chash, trained_on, _limit), runs in groups.items():
         loaded = [(r.seed, read(r)) for r in runs]
         if loaded and all(t is not None for _, t in loaded):
-            tables[(dataset, task)][model] = loaded
-    marks: dict[tuple[str, str, str, str], tuple[int, int, bool, str]] = {}
-    for (dataset, task), by_model in tables.items():
+            tables[(dataset, task, trained_on)][model] = loaded
+    marks: dict[tuple[TableKey, str, str], tuple[int, int, bool, str]] = {}
+    for table, by_model in tables.items():
         if len(by_model) < 2:
             continue
-        aligned = align(task, by_model)
-        for metric in dict.fromkeys(r.metric for r in rows if (r.dataset, r.task) == (dataset, task)):
+        aligned = align(table[1], by_model)
+        for metric in dict.fromkeys(r.metric for r in rows if r.table == table):
             if metric not in METRICS:
                 continue
-            mine = {r.model: r for r in rows if (r.dataset, r.task, r.metric) == (dataset, task, metric)
+            mine = {r.model: r for r in rows if r.table == table and r.metric == metric
                     and r.model in by_model}
             higher = next(iter(mine.values())).higher_is_better
             pairs = pairwise(METRICS.get(metric), aligned)
@@ -102,10 +141,10 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
             tied = ties_with(best, pairs)
             used = ", ".join(sorted({p.test.test for p in pairs}))
             for model in mine:
-                marks[(dataset, task, model, metric)] = (*intervals[model], model in tied, used)
+                marks[(table, model, metric)] = (*intervals[model], model in tied, used)
     out = []
     for r in rows:
-        mark = marks.get((r.dataset, r.task, r.model, r.metric))
+        mark = marks.get((r.table, r.model, r.metric))
         out.append(r if mark is None else replace(r, rank_low=mark[0], rank_high=mark[1],
                                                   tie_with_best=mark[2], tests=mark[3]))
     return out
@@ -134,10 +173,26 @@ def _ranked(cells: dict[str, dict[str, Row]], primary: str) -> list[str]:
     return sorted(cells, key=key)
 
 
+def _table_order(table: TableKey) -> tuple[str, str, bool, str]:
+    """By dataset and task; an in-distribution table before the transfer tables onto it."""
+    dataset, task, trained_on = table
+    return (dataset, task, trained_on != dataset, trained_on)
+
+
+def _title(first: Row) -> tuple[str, str]:
+    """The table's heading, and what its description says of the training corpus."""
+    if not first.transfer:
+        return f"## {first.dataset} · {first.task}", ""
+    return (f"## {first.dataset} · {first.task} · trained on {first.train_dataset}",
+            f" Models fitted on `{first.train_dataset}` (fingerprint "
+            f"`{first.train_fingerprint[:12] or 'not recorded'}`), a transfer evaluation: "
+            f"ranked only against each other.")
+
+
 def render_markdown(rows: list[Row]) -> str:
-    by_table: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    by_table: dict[TableKey, list[Row]] = defaultdict(list)
     for row in rows:
-        by_table[(row.dataset, row.task)].append(row)
+        by_table[row.table].append(row)
     out = ["# mmbench leaderboard", "",
            "Means over seeds; ± is the half-width of the 95% interval, which counts both "
            "test-set sampling (bootstrap) and the spread across seeds. Generated by "
@@ -148,7 +203,11 @@ def render_markdown(rows: list[Row]) -> str:
            "share an image); p-values are Holm-corrected over all pairs of a table, α = 0.05. "
            "*Rank range* is [1 + models significantly better, models − models significantly "
            "worse]; *tie* marks the models not significantly different from the best.", ""]
-    for (dataset, task), table_rows in sorted(by_table.items()):
+    if any(row.transfer for row in rows):
+        out += ["A table titled *trained on X* holds models fitted on corpus X and evaluated on "
+                "another (transfer); every other table is in-distribution. Transfer and "
+                "in-distribution rows are never ranked together.", ""]
+    for _table, table_rows in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
         metrics = list(dict.fromkeys(r.metric for r in table_rows))
         primary = metrics[0]
         cells: dict[str, dict[str, Row]] = defaultdict(dict)
@@ -156,9 +215,10 @@ def render_markdown(rows: list[Row]) -> str:
             cells[r.model][r.metric] = r
         models = _ranked(cells, primary)
         first = table_rows[0]
-        out += [f"## {dataset} · {task}", "",
+        title, trained = _title(first)
+        out += [title, "",
                 f"Evaluated on split `{first.eval_split}`, n = {first.n}, dataset fingerprint "
-                f"`{first.dataset_fingerprint[:12]}`. Ranked by {primary}.", "",
+                f"`{first.dataset_fingerprint[:12]}`.{trained} Ranked by {primary}.", "",
                 "| rank | model | " + " | ".join(metrics) + " | seeds | rank range | tie |",
                 "|---:|---|" + "---:|" * len(metrics) + "---:|:---:|:---:|"]
         for rank, model in enumerate(models, start=1):
@@ -193,9 +253,10 @@ def render_csv(rows: list[Row]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.dataset, r.task, r.model, r.metric, _fmt(r.value), _fmt(r.ci_low),
-                         _fmt(r.ci_high), _fmt(r.std), r.n, r.seeds, r.higher_is_better,
-                         r.eval_split, r.dataset_fingerprint, r.config_hash,
+        writer.writerow([r.dataset, r.train_dataset, r.task, r.model, r.metric, _fmt(r.value),
+                         _fmt(r.ci_low), _fmt(r.ci_high), _fmt(r.std), r.n, r.seeds,
+                         r.higher_is_better, r.eval_split, r.dataset_fingerprint,
+                         r.train_fingerprint, r.config_hash,
                          _opt(r.rank_low), _opt(r.rank_high), _opt(r.tie_with_best)])
     return buffer.getvalue()
 
