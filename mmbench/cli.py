@@ -86,7 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.fail_on_regression is not None:
         worse = comparison.regressions(args.fail_on_regression)
         for row in worse:
-            print(f"regression: {row.dataset}/{row.task}/{row.model} {row.metric} {row.value_a:.3f} -> "
+            print(f"regression: {row.where} {row.metric} {row.value_a:.3f} -> "
                   f"{row.value_b:.3f} (delta {row.delta:+.3f}, Holm p {row.p_holm:.2g})", file=sys.stderr)
         return 1 if worse else 0
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,3 +35,16 @@ class MajorityClass:
 
     def num_parameters(self) -> int:
         return 0 if self.prior is None else len(self.prior)
+
+    def save(self, directory: Path) -> None:
+        """The class frequencies as safetensors; nothing is pickled."""
+        from safetensors.numpy import save_file
+
+        assert self.prior is not None, "fit() first"
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file({"prior": self.prior}, str(directory / "model.safetensors"))
+
+    def load(self, directory: Path) -> None:
+        from safetensors.numpy import load_file
+
+        self.prior = load_file(str(directory / "model.safetensors"))["prior"]
