@@ -249,3 +249,23 @@ def test_a_run_killed_between_a_fit_and_its_evaluations_resumes_without_refittin
     assert fit_models.StoredCentroids.fits == 0  # the stored artifact was loaded
     assert len(records) == 2 and all(r.model_info["fit_loaded"] for r in records)
     assert np.isfinite(records[0].metrics["accuracy"]["value"])
+
+
+def test_doctor_finds_an_untrusted_artifact_and_a_run_refits_once_it_is_moved_aside(tmp_path: Path) -> None:
+    from mmbench.runner.doctor import doctor
+
+    store = tmp_path / "store"
+    record = mmbench.run(_suite(tmp_path, [A]), store=store)[0]
+    folder = ArtifactStore(store).path(record.fit_key)
+    (folder / "model" / "extra.pkl").write_bytes(b"\x80\x04.")
+    (store / "artifacts" / ".some-key.saving-999999999").mkdir()  # a killed artifact write
+    found = doctor(store)
+    assert {(p.kind, p.path.name) for p in found.problems} == {
+        ("damaged artifact", record.fit_key), ("staging folder", ".some-key.saving-999999999")}
+    moved = doctor(store, move=True)
+    assert not moved.unresolved and not folder.exists()
+    assert sorted(p.name for p in (store / "quarantine").glob("*/artifacts/*")) == sorted(
+        [record.fit_key, ".some-key.saving-999999999"])
+    assert doctor(store).problems == []
+    mmbench.run(_suite(tmp_path, [A, B]), store=store)
+    assert fit_models.StoredCentroids.fits == 2  # fitted again: the untrusted artifact is never read

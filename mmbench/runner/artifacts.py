@@ -85,6 +85,23 @@ class ArtifactStore:
             remove_tree(staging, self.root, "artifact staging folder")
         return final
 
+    def stored_keys(self) -> list[str]:
+        """The keys of the artifacts in place (staging folders, hidden, are not)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def problem(self, key: str) -> str | None:
+        """Why the artifact of `key` cannot be loaded, or None when it can."""
+        try:
+            _check_trusted(self.path(key))
+            self.manifest(key)
+        except ArtifactError as err:
+            return str(err)
+        if not (self.path(key) / MODEL_DIR).is_dir():
+            return f"artifact {self.path(key)} has no {MODEL_DIR}/ folder"
+        return None
+
     def load(self, key: str, model: Any) -> Fitted:
         """`model` (freshly constructed with the artifact's config) with the stored weights."""
         folder = self.path(key)

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmbench.runner import claims
+from mmbench.runner.artifacts import ArtifactStore
 from mmbench.runner.quarantine import QUARANTINE, move_aside, quarantine_folder
 from mmbench.runner.store import DamagedStore, ResultStore, load_record, read_predictions
-from mmbench.runner.sweep import Leftover, store_leftovers
+from mmbench.runner.sweep import Leftover, staging_leftovers, store_leftovers
 
 
 @dataclass(frozen=True)
 class Problem:
     path: Path
-    kind: str  # "damaged record", "damaged predictions", "orphan predictions", "temporary file", "claim"
+    # "damaged record", "damaged predictions", "orphan predictions", "damaged artifact",
+    # "temporary file", "staging folder", "claim"
+    kind: str
     why: str
     key: str | None = None  # the job it belongs to, whose claim guards moving it
 
@@ -96,7 +99,17 @@ def scan(root: Path | str) -> DoctorReport:
         except DamagedStore as err:
             report.problems.append(Problem(path, "damaged predictions", err.why, key))
     report.problems += [_from_leftover(left) for left in store_leftovers(store.root)]
+    report.problems += _artifact_problems(store.root)
     return report
+
+
+def _artifact_problems(root: Path) -> list[Problem]:
+    """Artifacts that cannot be loaded (untrusted files, no manifest) and the staging folders
+    of artifact writes that were killed; those of a fit running now are left alone."""
+    artifacts = ArtifactStore(root)
+    found = [Problem(artifacts.path(key), "damaged artifact", why, key) for key in artifacts.stored_keys()
+             if not _claimed(root, key) and (why := artifacts.problem(key)) is not None]
+    return found + [_from_leftover(left) for left in staging_leftovers(artifacts.root, "saving")]
 
 
 def _from_leftover(left: Leftover) -> Problem:
@@ -135,6 +148,10 @@ def _still(problem: Problem, root: Path) -> bool:
             return False
         except (FileNotFoundError, DamagedStore):
             return True
+    if problem.kind == "damaged artifact" and problem.key is not None:
+        return ArtifactStore(root).problem(problem.key) is not None
+    if problem.kind == "staging folder":
+        return True
     try:
         if problem.kind == "damaged record":
             load_record(problem.path, root)

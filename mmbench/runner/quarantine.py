@@ -19,10 +19,12 @@ def quarantine_folder(root: Path) -> Path:
 
 
 def move_aside(path: Path, root: Path, folder: Path | None = None) -> Path:
-    """Move the file `path` of the store at `root` into its quarantine folder; the new path.
+    """Move the file (or folder) `path` of the store at `root` into its quarantine folder;
+    the new path.
 
-    link() then unlink(): a crash in between leaves the file in both places, never in
-    neither, and link() never replaces a file already quarantined under that name.
+    A file is linked, then unlinked: a crash in between leaves it in both places, never in
+    neither, and link() never replaces a file already quarantined under that name. A
+    folder (an artifact) is renamed, which is one atomic step.
     """
     source = inside(path, root, "damaged file")
     relative = source.relative_to(Path(root).resolve())
@@ -31,6 +33,11 @@ def move_aside(path: Path, root: Path, folder: Path | None = None) -> Path:
     for attempt in range(1000):
         name = relative.name if attempt == 0 else f"{relative.name}.{attempt}"
         target = inside(base / relative.parent / name, root, "quarantined file")
+        if source.is_dir() and not source.is_symlink():  # an artifact: renamed whole
+            if os.path.lexists(target):
+                continue
+            os.rename(source, target)
+            return target
         try:
             os.link(source, target, follow_symlinks=False)
         except FileExistsError:
