@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, help="use only the first N rows of each split")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
-                   help="jobs run side by side in worker processes (default: CPU count)")
+                   help="units (one fit and its evaluations) run side by side in worker processes "
+                        "(default: CPU count)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job; results are reproducible for a fixed value (default 1)")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",

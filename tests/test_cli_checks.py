@@ -135,3 +135,18 @@ def test_strings_and_duplicates_run_once_through_the_cli(tmp_path: Path,
     assert "1 run record(s)" in capsys.readouterr().out
     records = mmbench.run(suite, store=tmp_path / "store")
     assert [(r.task, r.model, r.seed) for r in records] == [("classification", "majority", 0)]
+
+
+def test_a_device_that_is_not_there_is_refused_before_any_work(tmp_path: Path, isolated_home: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    suite = _suite(tmp_path, f"name: s\nmodels: [majority]\ndatasets: [{TINY_DATA}]\n")
+    if not torch.cuda.is_available():
+        code, err = _cli(["run", "--suite", suite, "--device", "cuda", "--quiet", "--no-leaderboard"], capsys)
+        assert code == 2 and "mmbench: error:" in err and "cuda" in err.lower()
+    code, err = _cli(["run", "--suite", suite, "--device", "tpu", "--quiet", "--no-leaderboard"], capsys)
+    assert code == 2 and "unknown device 'tpu'" in err
+    assert not (isolated_home / "datasets").exists()
+    record = mmbench.run(suite, store=tmp_path / "store", device="auto")[0]
+    assert record.env["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
