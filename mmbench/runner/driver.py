@@ -111,11 +111,11 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
                                                 default=str)
         groups.setdefault(group, []).append((key, step))
     units = []
-    for uid, (group, members) in enumerate(groups.items()):
+    for group, members in groups.items():
         fit = fits.get(group)
         names = {s.dataset.name for _, s in members} | ({fit.train_dataset.name} if fit else set())
         units.append(Unit(fit, group if fit else None, tuple(members),
-                          {n: infos[n] for n in sorted(names)}, str(store.root), threads, device, uid))
+                          {n: infos[n] for n in sorted(names)}, str(store.root), threads, device))
     return units
 
 
@@ -166,15 +166,16 @@ class _Claimed:
         self.store, self.done, self.say, self.log = store, done, say, log
         self.held: dict[int, ExitStack] = {}
         self.set_aside: dict[str, EvalStep] = {}
-        self.uids = itertools.count(10_000)
+        self.uids = itertools.count()
 
     def claim(self, units: list[Unit]) -> Iterator[Unit]:
-        """Each unit with only the steps this process claimed and that are not finished."""
+        """Each unit with only the steps this process claimed and that are not finished,
+        numbered so that its result (a copy, from a worker process) finds its claims."""
         from mmbench.runner.claims import claim
         from mmbench.runner.quarantine import move_aside
         from mmbench.runner.store import DamagedRecord
 
-        for unit in units:
+        for unit in (replace(u, uid=next(self.uids)) for u in units):
             stack, kept = ExitStack(), []
             for key, step in unit.evals:
                 if not stack.enter_context(claim(self.store.root, key, wait=False)):
@@ -241,8 +242,7 @@ class _Claimed:
             pass
         missing = {k: s for k, s in self.set_aside.items() if k not in self.done}
         self.set_aside = {}
-        units = _units(missing, infos, self.store, threads, device)
-        return [replace(u, uid=next(self.uids)) for u in units]
+        return _units(missing, infos, self.store, threads, device)
 
     def release_all(self) -> None:
         for stack in self.held.values():
