@@ -43,12 +43,18 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int = 1,
-        device: str = "cpu") -> list[RunRecord]:
+        device: str = "cpu", portable: bool = False) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
     `device` ("cpu", "cuda", "cuda:N" or "auto") is where every torch model runs.
+    `portable` pins the numeric paths (`mmbench.numerics`) so that the records are
+    bit-identical on any x86-64 CPU; it must be chosen before torch is imported.
     """
+    if portable:
+        from mmbench.numerics import use_portable
+
+        use_portable()
     from mmbench.devices import resolve_device
     from mmbench.home import default_store
     from mmbench.model_files import load_model_file

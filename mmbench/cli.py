@@ -14,6 +14,16 @@ from typing import Any
 
 LIST_KINDS = ("datasets", "models", "tasks", "suites", "adapters", "metrics")
 
+# Errors that mean "your input is wrong", shown as one line (exit 2) instead of a traceback;
+# by class name, so that the CLI imports none of the modules that define them.
+USER_ERRORS = (
+    "RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError",
+    "TaskError", "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
+    "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
+    "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "NumericsError",
+    "DamagedRecord", "DamagedPredictions", "OutExists",
+)
+
 
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -37,13 +47,17 @@ def _log(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.portable:  # before anything imports torch
+        from mmbench.numerics import use_portable
+
+        use_portable()
     from mmbench.api import run
 
     records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
                   seeds=args.seeds, limit=args.limit, store=args.store,
                   progress=not args.quiet, log=None if args.quiet else _log,
                   model_files=args.model_file, workers=args.jobs, threads=args.threads,
-                  device=args.device)
+                  device=args.device, portable=args.portable)
     print(f"{len(records)} run record(s) in the store for this selection")
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
@@ -244,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where torch models fit and predict (default cpu; auto: a GPU when one is "
                         "visible); records say which device ran")
+    p.add_argument("--portable", action="store_true",
+                   help="pin the numeric paths (ATen, MKL, oneDNN kernels) so that the records are "
+                        "bit-identical on any x86-64 CPU; slower (see the README)")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")
@@ -307,12 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except Exception as err:  # a clear one-line error instead of a traceback for user errors
-        known = ("RegistryError", "SuiteError", "ModelFileError", "DatasetNotFound", "AdapterError", "TaskError",
-                 "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
-                 "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
-                 "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "DamagedRecord",
-                 "DamagedPredictions", "OutExists")
-        if type(err).__name__ in known:
+        if type(err).__name__ in USER_ERRORS:
             print(f"mmbench: error: {err}", file=sys.stderr)
             return 2
         raise

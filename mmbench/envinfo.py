@@ -37,6 +37,8 @@ def git_sha() -> str | None:
 def environment() -> dict[str, Any]:
     import torch
 
+    from mmbench.numerics import numeric_paths
+
     return {
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in PACKAGES},
@@ -46,4 +48,5 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
+        "numerics": numeric_paths(),  # CPU model, SIMD level, kernels and their pins
     }
