@@ -40,6 +40,7 @@ _BUILTIN = {
     "template_acc_min": "mmbench.metrics.zero_shot:TEMPLATE_ACC_MIN",
     "template_acc_max": "mmbench.metrics.zero_shot:TEMPLATE_ACC_MAX",
     "vqa": "mmbench.metrics.vqa:VQA",
+    "vqa_lenient": "mmbench.metrics.vqa:VQA_LENIENT",
     "exact_match": "mmbench.metrics.vqa:EXACT_MATCH",
     "multilabel_micro_f1": "mmbench.metrics.multilabel:MICRO_F1",
     "multilabel_macro_f1": "mmbench.metrics.multilabel:MACRO_F1",

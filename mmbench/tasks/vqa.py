@@ -1,14 +1,18 @@
 """Open-answer VQA as train-then-evaluate classification over an answer vocabulary.
 
 The vocabulary is the `vocab_size` most frequent training targets, a question's target
-being the most common of its normalised human answers (official VQA normalisation). Any
+being the most common of its human answers in the full normal form (what the official
+VQA evaluation does to a prediction, so a target is a prediction in that form). Any
 classifier (`fit` + `predict_proba`) trains on a view of the train split whose `label`
 is the target's vocabulary index (a question whose target is out of vocabulary is left
 out of training); the view replaces one column and copies no images. Every question of
 the eval split with answers is scored, out-of-vocabulary ones included: the predicted
-answer string goes against its human answers with the VQA accuracy (primary) and exact
-match, both with bootstrap CIs that resample images (questions about one image move
-together).
+answer string goes against its human answers with the official VQA accuracy (`vqa`,
+primary), the lenient variant that normalises the human answers too (`vqa_lenient`) and
+exact match (see `mmbench.metrics.vqa`), all with bootstrap CIs that resample images
+(questions about one image move together). The metrics are computed from the predictions
+table, so a rescore of stored predictions reproduces them and adds any that an older
+record lacks.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import numpy as np
 
 from mmbench.data import DatasetInfo
 from mmbench.loader import BatchLoader
-from mmbench.metrics.vqa import answer_accuracy, majority_answer, normalize_answer
-from mmbench.stats import bootstrap_mean
+from mmbench.metrics import METRICS
+from mmbench.metrics.vqa import answer_accuracy, lenient_answer_accuracy, majority_answer, normalize_answer
+from mmbench.stats import Estimate, bootstrap_mean
 from mmbench.tasks import register_task
 from mmbench.tasks.base import TRAINED_CLASSIFIER, EvalContext, Fitted, TaskError, TaskOutput, Training, accepts
 from mmbench.tasks.classification import CI_SEED, image_clusters
 from mmbench.tasks.views import has_nonempty_list, iter_column, pick_splits_where, with_columns
 
 BATCH = 256
+METRIC_NAMES = ("vqa", "vqa_lenient", "exact_match")
 
 
 def majority_answers(split: Any) -> Any:
@@ -98,12 +104,11 @@ class VQATask:
         out = self.predict(fitted.model, split, vocab)
         predicted = time.perf_counter()
         clusters = image_clusters(split)[out["positions"]]
-        metrics = {"vqa": bootstrap_mean(out["vqa"], seed=CI_SEED, clusters=clusters),
-                   "exact_match": bootstrap_mean(out["exact_match"], seed=CI_SEED, clusters=clusters)}
+        table = _table(out).append_column("cluster", [clusters.astype(str).tolist()])
+        metrics = self.score_table(table)  # from the table, so a rescore agrees
         timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
         fit_info = {**fitted.report, "answer_vocabulary": len(vocab)}
-        table = _table(out).append_column("cluster", [clusters.astype(str).tolist()])
         return TaskOutput(eval_name, len(out["ids"]), metrics, table, timings, fit=fit_info)
 
     @staticmethod
@@ -113,10 +118,24 @@ class VQATask:
         answers[:] = table.column("answers").to_pylist()
         return answers, np.asarray(table.column("prediction").to_pylist(), dtype=object)
 
+    @classmethod
+    def score_table(cls, table: Any, metric_names: tuple[str, ...] = ()) -> dict[str, Estimate]:
+        """`vqa`, `vqa_lenient` and `exact_match` from a predictions table, always all three
+        (`metric_names` is not a filter), so rescoring a record stored before `vqa_lenient`
+        existed adds it beside the official `vqa`."""
+        answers, predictions = cls.metric_inputs(table)
+        clusters = np.asarray(table.column("cluster").to_pylist()) if "cluster" in table.column_names else None
+        estimates = {}
+        for name in METRIC_NAMES:
+            per_sample = METRICS.get(name).per_sample
+            assert per_sample is not None
+            estimates[name] = bootstrap_mean(per_sample(answers, predictions), seed=CI_SEED, clusters=clusters)
+        return estimates
+
     def predict(self, model: Any, split: Any, vocab: list[str]) -> dict[str, Any]:
         """Predicted answer and its scores for every question of `split` that has answers."""
         size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
-        out: dict[str, list[Any]] = {k: [] for k in ("ids", "prediction", "answers", "vqa",
+        out: dict[str, list[Any]] = {k: [] for k in ("ids", "prediction", "answers", "vqa", "vqa_lenient",
                                                      "exact_match", "in_vocabulary", "positions")}
         known = set(vocab)
         offset = 0
@@ -134,11 +153,13 @@ class VQATask:
                 out["prediction"].append(prediction)
                 out["answers"].append(answers[i])
                 out["vqa"].append(answer_accuracy(prediction, answers[i]))
+                out["vqa_lenient"].append(lenient_answer_accuracy(prediction, answers[i]))
                 out["exact_match"].append(float(normalize_answer(prediction) == target))
                 out["in_vocabulary"].append(target in known)
                 out["positions"].append(offset + i)
             offset += len(batch)
         return {**out, "vqa": np.asarray(out["vqa"], dtype=np.float64),
+                "vqa_lenient": np.asarray(out["vqa_lenient"], dtype=np.float64),
                 "exact_match": np.asarray(out["exact_match"], dtype=np.float64),
                 "positions": np.asarray(out["positions"], dtype=np.int64)}
 
@@ -147,5 +168,6 @@ def _table(out: dict[str, Any]) -> Any:
     import pyarrow as pa
 
     return pa.table({"id": out["ids"], "prediction": out["prediction"], "answers": out["answers"],
-                     "vqa_accuracy": out["vqa"], "exact_match": out["exact_match"],
+                     "vqa_accuracy": out["vqa"], "vqa_lenient_accuracy": out["vqa_lenient"],
+                     "exact_match": out["exact_match"],
                      "in_vocabulary": out["in_vocabulary"]})
