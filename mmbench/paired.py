@@ -2,10 +2,13 @@
 the paired tests between models built on them (used by the leaderboard, compare, rescore).
 
 Everything goes through the Metric registry: a metric with `per_sample` is accuracy-type
-(McNemar when the correctness is 0/1), any other metric gets the paired bootstrap.
-Several seeds of one model are pooled by averaging: the per-sample score is averaged
-over seeds (so it is no longer 0/1 and the test falls back to the paired bootstrap of
-the mean difference), and a non-per-sample metric is averaged over seeds per resample.
+(McNemar when both models have one seed and the correctness is 0/1 on independent rows),
+any other metric, and any pair where a model has several seeds, gets the paired bootstrap.
+Several seeds of one model are averaged: the per-sample score is averaged over seeds, and a
+non-per-sample metric is averaged over seeds per resample. The bootstrap over records then
+measures only the test-set error of the difference; the seeds' own spread joins it as in
+`stats.pool_seeds` (a Student t term with k - 1 degrees of freedom per model with k >= 2
+seeds: `stats.with_seed_spread`), so the tests, ranks and ties agree with the intervals.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from mmbench.metrics import Metric
-from mmbench.stats import N_BOOTSTRAP, PairedTest, cluster_codes, holm, mcnemar, paired_bootstrap
+from mmbench.stats import N_BOOTSTRAP, PairedTest, cluster_codes, holm, mcnemar, paired_bootstrap, with_seed_spread
 
 Inputs = tuple[np.ndarray, np.ndarray]  # (targets, scores), the two arguments of Metric.fn
 ALPHA = 0.05
@@ -129,14 +132,27 @@ def _binary(values: np.ndarray) -> bool:
     return bool(np.isin(values, (0.0, 1.0)).all())
 
 
+def seed_values(metric: Metric, runs: Runs) -> np.ndarray:
+    """[seeds] the metric of each seed on the aligned rows."""
+    if metric.per_sample is not None:
+        return per_sample(metric, runs).mean(axis=1)
+    return np.array([metric.fn(t, s) for t, s in runs.inputs], dtype=np.float64)
+
+
 def paired_test(metric: Metric, a: Runs, b: Runs, *, clusters: np.ndarray | None = None,
                 seed: int = 0, n_boot: int = N_BOOTSTRAP) -> PairedTest:
-    """B minus A. McNemar for 0/1 per-sample correctness of independent rows; otherwise
-    the paired bootstrap (which also resamples whole image clusters when given)."""
+    """B minus A. One seed each: McNemar for 0/1 per-sample correctness of independent rows,
+    otherwise the paired bootstrap (which also resamples whole image clusters when given).
+    A model with several seeds: the paired bootstrap of the seed-averaged scores with the
+    between-seed variance added (`with_seed_spread`)."""
     n = len(a.inputs[0][0]) if a.inputs else 0
     boot = paired_bootstrap(scorer(metric, a), scorer(metric, b), n, seed, n_boot, clusters)
-    if metric.per_sample is not None and clusters is None and n:
-        score_a, score_b = per_sample(metric, a).mean(axis=0), per_sample(metric, b).mean(axis=0)
+    if not n:
+        return boot
+    if len(a.inputs) > 1 or len(b.inputs) > 1:
+        return with_seed_spread(boot, seed_values(metric, a), seed_values(metric, b))
+    if metric.per_sample is not None and clusters is None:
+        score_a, score_b = per_sample(metric, a)[0], per_sample(metric, b)[0]
         if _binary(score_a) and _binary(score_b):
             p, name, a_only, b_only = mcnemar(score_a, score_b)
             return replace(boot, p_value=p, test=name, a_only=a_only, b_only=b_only)

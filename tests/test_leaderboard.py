@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from mmbench.report.leaderboard import CSV_COLUMNS, aggregate, current, render_csv, render_markdown
 from mmbench.runner.store import RunRecord
@@ -15,8 +16,10 @@ from mmbench.tasks.classification import predictions_table, score
 GOLDEN = Path(__file__).parent / "golden"
 N = 300
 
-# Per-sample accuracy each synthetic model aims at. On `shapes` (two seeds) fusion and
-# image-only are within noise of each other (a tie), text-only and majority far below.
+# Per-sample accuracy each synthetic model aims at. On `shapes` (three seeds) fusion and
+# image-only are within noise of each other (a tie), text-only and majority far below;
+# text-only's seeds scatter (SEED_SHIFT) more than its test-set error, so its cells get the
+# seed-spread mark, and its seed spread widens its interval and its paired tests.
 # On `toy` (one seed, so McNemar) strong is clearly best and the other two tie.
 # On `shapes-shifted` (one seed): two models fitted there, and a table of its own for models
 # fitted on `shapes` ("EVAL@TRAIN", a transfer): worse than the same model fitted in
@@ -25,13 +28,15 @@ MODELS = {"shapes": {"concat-fusion": 0.82, "image-only": 0.79, "text-only": 0.5
           "toy": {"strong": 0.9, "weak": 0.6, "weaker": 0.58},
           "shapes-shifted": {"concat-fusion": 0.8, "image-only": 0.62},
           "shapes-shifted@shapes": {"concat-fusion": 0.66, "image-only": 0.55, "majority": 0.5}}
+SEED_SHIFT = {("shapes", "text-only"): {0: -0.06, 1: 0.0, 2: 0.06}}
+SHAPES_SEEDS = (0, 1, 2)
 
 
 def _predictions(group: str, model: str, seed: int) -> pa.Table:
     dataset = group.split("@")[0]
     rng = np.random.default_rng([ord(c) for c in group + model] + [seed])
     labels = np.random.default_rng(7).integers(0, 2, N)
-    correct = rng.random(N) < MODELS[group][model]
+    correct = rng.random(N) < MODELS[group][model] + SEED_SHIFT.get((group, model), {}).get(seed, 0.0)
     margin = 0.5 + 0.4 * rng.random(N)
     wanted = np.where(correct, labels, 1 - labels)
     probs = np.where(wanted[:, None] == np.arange(2), margin[:, None], 1 - margin[:, None])
@@ -55,7 +60,7 @@ def _record(group: str, model: str, seed: int, fingerprint: str = "f" * 64,
 
 
 def _store() -> dict[str, tuple[RunRecord, pa.Table]]:
-    pairs = [_record("shapes", m, s) for m in MODELS["shapes"] for s in (0, 1)]
+    pairs = [_record("shapes", m, s) for m in MODELS["shapes"] for s in SHAPES_SEEDS]
     pairs += [_record("toy", m, 0) for m in MODELS["toy"]]
     pairs += [_record(group, m, 0) for group in ("shapes-shifted", "shapes-shifted@shapes") for m in MODELS[group]]
     # An older build of the dataset: must not mix into the table.
@@ -92,8 +97,8 @@ def test_csv_matches_golden_file() -> None:
 def test_rows_pool_seeds_and_rank_by_primary_metric() -> None:
     rows = {(r.dataset, r.model, r.metric): r for r in aggregate(records(), read)}
     fusion = rows[("shapes", "concat-fusion", "accuracy")]
-    seeds = [STORE[f"shapes-concat-fusion-{s}-f"][0].metrics["accuracy"]["value"] for s in (0, 1)]
-    assert fusion.seeds == 2 and abs(fusion.value - np.mean(seeds)) < 1e-12
+    seeds = [STORE[f"shapes-concat-fusion-{s}-f"][0].metrics["accuracy"]["value"] for s in SHAPES_SEEDS]
+    assert fusion.seeds == 3 and abs(fusion.value - np.mean(seeds)) < 1e-12
     assert fusion.ci_low < min(seeds) and fusion.ci_high > max(seeds)
     markdown = render_markdown(aggregate(records(), read))
     shapes_part = markdown.split("## shapes")[1].split("## toy")[0]
@@ -108,7 +113,7 @@ def test_ties_and_rank_intervals_come_from_paired_tests() -> None:
                  rows[("shapes", m, "accuracy")].tie_with_best) for m in MODELS["shapes"]}
     assert marks == {"concat-fusion": (1, 2, True), "image-only": (1, 2, True),
                      "text-only": (3, 4, False), "majority": (3, 4, False)}
-    assert rows[("shapes", "majority", "accuracy")].tests == "paired-bootstrap"  # two seeds: averaged scores
+    assert rows[("shapes", "majority", "accuracy")].tests == "paired-bootstrap+seed-t"  # several seeds
     toy = {m: rows[("toy", m, "accuracy")] for m in MODELS["toy"]}
     assert (toy["strong"].rank_low, toy["strong"].rank_high, toy["strong"].tie_with_best) == (1, 1, True)
     assert (toy["weak"].rank_low, toy["weak"].rank_high, toy["weak"].tie_with_best) == (2, 3, False)
@@ -190,3 +195,28 @@ def test_the_transfer_note_appears_only_with_transfer_tables() -> None:
     note = "A table titled *trained on X*"
     assert note in render_markdown(aggregate(records(), read))
     assert note not in render_markdown(aggregate([r for r in records() if not r.transfer], read))
+
+
+def test_cells_say_their_seeds_and_mark_a_seed_spread_larger_than_the_test_set_error() -> None:
+    rows = aggregate(records(), read)
+    by = {(r.dataset, r.train_dataset, r.model, r.metric): r for r in rows}
+    text = by[("shapes", "shapes", "text-only", "accuracy")]
+    assert text.seeds == 3 and text.std > text.test_se and text.seed_spread_dominates is True
+    fusion = by[("shapes", "shapes", "concat-fusion", "accuracy")]
+    assert fusion.std < fusion.test_se and fusion.seed_spread_dominates is False
+    single = by[("toy", "toy", "strong", "accuracy")]
+    assert single.seeds == 1 and single.seed_spread_dominates is None and single.test_se > 0
+    # One seed: the interval is its test-set interval alone (no seed spread is measured).
+    assert (single.ci_high - single.ci_low) / 2 == pytest.approx(1.959963984540054 * single.test_se)
+    markdown = render_markdown(rows)
+    assert "† marks a cell whose seed spread is larger than its test-set uncertainty" in markdown
+    marked = [line.split("|")[2].strip() for line in markdown.splitlines() if line.startswith("| ") and "†" in line]
+    assert marked == ["text-only"]
+    assert "| text-only | 0.530 ± 0.136 † | 0.529 ± 0.133 † | 3 |" in markdown
+    table = {(r["dataset"], r["train_dataset"], r["model"], r["metric"]): r
+             for r in csv.DictReader(io.StringIO(render_csv(rows)))}
+    text_csv = table[("shapes", "shapes", "text-only", "accuracy")]
+    single_csv = table[("toy", "toy", "strong", "accuracy")]
+    assert (text_csv["seeds"], text_csv["seed_spread_dominates"]) == ("3", "True")
+    assert float(text_csv["std"]) > float(text_csv["test_se"])
+    assert (single_csv["seeds"], single_csv["std"], single_csv["seed_spread_dominates"]) == ("1", "–", "")

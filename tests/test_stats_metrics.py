@@ -44,6 +44,10 @@ def test_pooling_seeds_counts_seed_spread_and_sampling() -> None:
     spread = pool_seeds([Estimate(0.7, 0.66, 0.74), Estimate(0.8, 0.76, 0.84), Estimate(0.9, 0.86, 0.94)])
     assert spread.ci_high - spread.ci_low > same.ci_high - same.ci_low
     assert spread.seeds == 3 and abs(spread.std - 0.1) < 1e-12
+    # The seed part takes Student t with k - 1 = 2 degrees of freedom, not z = 1.96.
+    z_rule = 1.96 * np.sqrt(0.1**2 / 3 + (0.04 / 1.96) ** 2)
+    assert (spread.ci_high - spread.ci_low) / 2 > 1.9 * z_rule
+    assert spread.seed_spread_dominates and not same.seed_spread_dominates
 
 
 def test_vectorised_resampled_metrics_equal_the_loop() -> None:

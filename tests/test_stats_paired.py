@@ -6,7 +6,17 @@ from scipy.stats import binomtest
 
 from mmbench.metrics import METRICS
 from mmbench.paired import Pair, Runs, paired_test, rank_intervals, ties_with
-from mmbench.stats import PairedTest, bootstrap_mean, bootstrap_metric, holm, mcnemar, paired_bootstrap, resample
+from mmbench.stats import (
+    SEED_TEST,
+    PairedTest,
+    bootstrap_mean,
+    bootstrap_metric,
+    holm,
+    mcnemar,
+    paired_bootstrap,
+    quantile,
+    resample,
+)
 
 
 def _width(est: object) -> float:
@@ -112,8 +122,10 @@ def test_paired_test_uses_mcnemar_for_one_seed_and_bootstrap_for_several() -> No
     one = paired_test(accuracy, _runs(a1), _runs(b1))
     assert one.test.startswith("mcnemar") and one.a_only + one.b_only == int(np.sum(a1 != b1))
     several = paired_test(accuracy, _runs(a1, a2), _runs(b1, b1))
-    assert several.test == "paired-bootstrap"
+    assert several.test == SEED_TEST
     assert several.delta == pytest.approx(b1.mean() - (a1.mean() + a2.mean()) / 2)
+    # Two identical seeds are still several seeds: the seed test, not McNemar.
+    assert paired_test(accuracy, _runs(a1, a1), _runs(b1)).test == SEED_TEST
     assert paired_test(accuracy, _runs(a1), _runs(b1), clusters=np.repeat(np.arange(100), 2)).test == \
         "paired-bootstrap"  # McNemar assumes independent rows
 
@@ -131,3 +143,30 @@ def test_rank_intervals_and_ties_from_pairwise_tests() -> None:
     assert ties_with("w", pairs) == {"w", "x"}
     # Lower-is-better flips who wins.
     assert rank_intervals(names, pairs, higher_is_better=False)["w"] == (3, 4)
+
+
+def test_seed_spread_widens_the_paired_interval_with_t_on_k_minus_1_degrees_of_freedom() -> None:
+    rng = np.random.default_rng(6)
+    n = 400
+    a = [(rng.random(n) < p).astype(float) for p in (0.60, 0.70, 0.80)]  # seeds that disagree
+    b = [(rng.random(n) < 0.75).astype(float) for _ in range(3)]
+    accuracy = METRICS.get("accuracy")
+    test = paired_test(accuracy, _runs(*a), _runs(*b), n_boot=400)
+    boot = paired_bootstrap(lambda i: np.mean(a, 0)[i].mean(1), lambda i: np.mean(b, 0)[i].mean(1), n, n_boot=400)
+    assert test.delta == pytest.approx(boot.delta)
+    test_var = ((boot.ci_high - boot.ci_low) / (2 * quantile())) ** 2
+    t2 = 4.302652729911275  # Student t, 2 degrees of freedom, 97.5%
+    seeds = (np.var([x.mean() for x in a], ddof=1) + np.var([x.mean() for x in b], ddof=1)) / 3
+    half = np.sqrt(t2**2 * seeds + quantile() ** 2 * test_var)  # same t for both: each has 3 seeds
+    assert (test.ci_high - test.ci_low) / 2 == pytest.approx(half)
+    assert test.ci_high - test.ci_low > 2 * (boot.ci_high - boot.ci_low)
+    # The p-value inverts that interval: below 0.05 exactly when it excludes 0.
+    assert (test.p_value < 0.05) == (test.ci_low > 0 or test.ci_high < 0)
+
+
+def test_a_clear_difference_survives_the_seed_treatment() -> None:
+    rng = np.random.default_rng(8)
+    a = [(rng.random(500) < 0.55).astype(float) for _ in range(3)]
+    b = [(rng.random(500) < 0.85).astype(float) for _ in range(3)]
+    test = paired_test(METRICS.get("accuracy"), _runs(*a), _runs(*b), n_boot=400)
+    assert test.test == SEED_TEST and test.ci_low > 0 and test.p_value < 0.01

@@ -236,8 +236,10 @@ def _row(key: PairKey, metric: str, runs_a: list[RunRecord], runs_b: list[RunRec
 def compare(a: str | Path, b: str | Path, *, force: bool = False, seed: int = 0,
             n_boot: int = N_BOOTSTRAP) -> Comparison:
     """Every dataset x task x model x training corpus x metric both sides have: A, B, B - A
-    with a paired bootstrap CI and p-value (McNemar for 0/1 correctness), Holm-corrected over
-    all rows."""
+    with a paired bootstrap CI and p-value (McNemar for 0/1 correctness with one seed a side),
+    Holm-corrected over all rows. Where a side has several seeds their spread joins as on the
+    leaderboard (`paired.paired_test`: a Student t term per side; the seeds of the two sides
+    are not paired, even when their numbers match, as a seed need not train alike on both)."""
     sa, sb = open_source(a), open_source(b)
     warnings = _check_fingerprints(sa, sb, force)
     ga, gb = _group(sa.records), _group(sb.records)
