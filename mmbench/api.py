@@ -76,8 +76,11 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
                       threads=threads, device=where)
 
 
-def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard") -> list[Path]:
-    """Write README.md and leaderboard.csv for every record in the store."""
+def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard",
+                      run_options: dict[str, Any] | None = None) -> list[Path]:
+    """Write README.md and leaderboard.csv for every record in the store, and with
+    `run_options` (the suite and options of the run that filled it) suite.json, which
+    `mmbench verify` reads."""
     from mmbench.home import default_store
     from mmbench.report import leaderboard as board  # the module, not this function
     from mmbench.report.compare import store_reader
@@ -87,7 +90,20 @@ def write_leaderboard(store: str | Path | None = None, out: str | Path = "leader
     records = result_store.records()
     if not records:
         raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")
-    return board.write(records, Path(out), predictions=store_reader(result_store))
+    written = board.write(records, Path(out), predictions=store_reader(result_store))
+    if run_options is not None:
+        from mmbench.report.verify import write_run_options
+
+        written.append(write_run_options(Path(out), run_options))
+    return written
+
+
+def verify(folder: str | Path = "leaderboard", *, store: str | Path | None = None, workers: int = 1,
+           log: Callable[[str], None] | None = None) -> Any:
+    """Run the suite behind a leaderboard again here and report the cells that differ."""
+    from mmbench.report.verify import verify as verify_board
+
+    return verify_board(folder, store=store, workers=workers, log=log)
 
 
 def rescore(store: str | Path | None = None, out: str | Path | None = None) -> Any:

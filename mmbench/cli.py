@@ -21,7 +21,7 @@ USER_ERRORS = (
     "TaskError", "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
     "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
     "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "NumericsError",
-    "DamagedRecord", "DamagedPredictions", "OutExists",
+    "DamagedRecord", "DamagedPredictions", "OutExists", "VerifyError",
 )
 
 
@@ -62,9 +62,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
 
-        for path in write_leaderboard(args.store, args.leaderboard_dir):
+        options = {"suite": args.suite, "models": _csv(args.models), "datasets": _csv(args.datasets),
+                   "seeds": args.seeds, "limit": args.limit, "threads": args.threads,
+                   "device": args.device, "portable": args.portable}
+        for path in write_leaderboard(args.store, args.leaderboard_dir, run_options=options):
             print(f"wrote {path}")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mmbench.report.verify import run_options
+
+    if run_options(args.folder).get("portable"):  # before anything imports torch
+        from mmbench.numerics import use_portable
+
+        use_portable()
+    from mmbench.api import verify
+
+    report = verify(args.folder, store=args.store, workers=args.jobs, log=None if args.quiet else _log)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -265,6 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("verify", help="run the suite behind a leaderboard again here; report cells that differ",
+                       description="Reads DIR/suite.json (written by `mmbench run`), runs that suite with the "
+                                   "same options into a new store, and compares every cell of DIR/leaderboard.csv. "
+                                   "Exit status 0 when every cell is reproduced, 1 otherwise.")
+    p.add_argument("folder", nargs="?", default="leaderboard", help="the leaderboard folder (default leaderboard)")
+    p.add_argument("--store", help="store for the new run (default: a temporary one, removed after)")
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                   help="units run side by side in worker processes (default: CPU count)")
+    p.add_argument("--quiet", action="store_true", help="no per-step lines")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("leaderboard", help="write README.md and leaderboard.csv from the store")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
