@@ -138,3 +138,20 @@ def test_different_fingerprints_are_refused_unless_forced(store_a: Path, tmp_pat
 def test_unknown_source_is_a_clear_error(store_a: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(store_a), "no-such-thing"]) == 2
     assert "neither a result store folder" in capsys.readouterr().err
+
+
+def test_runs_from_another_machine_are_flagged_per_pair(store_a: Path, tmp_path: Path) -> None:
+    from mmbench.report.compare import compare
+
+    other = tmp_path / "other"
+    shutil.copytree(store_a, other)
+
+    def elsewhere(record: Any) -> Any:
+        numerics = {**record.env["numerics"], "cpu": "Some Other CPU", "aten_capability": "AVX512"}
+        return replace(record, env={**record.env, "numerics": numerics})
+
+    _rewrite(other, record_edit=elsewhere)
+    warnings = compare(store_a, other).warnings
+    assert any("shapes-tiny/classification/majority: the runs differ in numeric paths or versions" in w
+               and "cpu" in w and "Some Other CPU" in w for w in warnings), warnings
+    assert not any("numeric paths" in w for w in compare(store_a, store_a).warnings)

@@ -72,3 +72,20 @@ def test_transfer_runs_fitted_on_different_builds_are_refused_unless_forced(tmp_
         compare(a, b)
     forced = compare(a, b, force=True, n_boot=200)
     assert len(forced.rows) == 1 and forced.warnings[0].startswith("WARNING: dataset 'shapes'")
+
+
+def test_compare_warns_when_the_runs_took_other_numeric_paths_or_versions() -> None:
+    from mmbench.report.provenance import environment_differences
+
+    def record(cpu: str, torch: str, portable: bool) -> RunRecord:
+        env = {"packages": {"torch": torch}, "numerics": {"cpu": cpu, "simd": "avx2", "aten_capability": "AVX2",
+                                                        "portable": portable, "settings": {}, "libraries": {}}}
+        return RunRecord(key="k", benchmark="b", dataset="d", dataset_fingerprint="f", task="t", eval_split="test",
+                         model="m", model_config={}, config_hash="h", seed=0, limit=None, n=1, metrics={}, env=env)
+
+    same = environment_differences([record("AMD EPYC", "2.13.0", False)], [record("AMD EPYC", "2.13.0", False)])
+    assert same == []
+    other = environment_differences([record("AMD EPYC", "2.13.0", False)], [record("Intel Xeon", "2.14.1", False)])
+    assert other == ["cpu 'AMD EPYC' vs 'Intel Xeon'", "torch '2.13.0' vs '2.14.1'"]
+    # Under portable mode on both sides another CPU takes the same numeric paths.
+    assert environment_differences([record("AMD EPYC", "2.13.0", True)], [record("Intel Xeon", "2.13.0", True)]) == []

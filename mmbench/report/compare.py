@@ -17,6 +17,7 @@ import numpy as np
 
 from mmbench.paired import ALPHA, Aligned, align, paired_test, per_sample
 from mmbench.report.leaderboard import PredictionsReader, current, train_fingerprint
+from mmbench.report.provenance import environment_differences
 from mmbench.runner.store import ResultStore, RunRecord, load_record
 from mmbench.stats import N_BOOTSTRAP, holm
 
@@ -253,6 +254,10 @@ def compare(a: str | Path, b: str | Path, *, force: bool = False, seed: int = 0,
         aligned = align(key[1], tables) if complete else None
         if aligned is not None and not aligned.ids:
             warnings.append(f"{_describe(key)}: no record ids in common; nothing to pair")
+        differs = environment_differences(ga[key], gb[key])
+        if differs:
+            warnings.append(f"{_describe(key)}: the runs differ in numeric paths or versions "
+                            f"({'; '.join(differs)}): a difference may be the machine's, not the model's")
         primary = ga[key][0].primary_metric
         metrics = [m for m in ga[key][0].metrics if all(m in r.metrics for r in ga[key] + gb[key])]
         for metric in sorted(metrics, key=lambda m: (m != primary, m)):
