@@ -116,3 +116,20 @@ def test_a_changed_default_is_a_new_job() -> None:
                      ModelSpec("concat-fusion", {"hidden": 64}), 0, None)
     # Spelling out a default changes nothing; changing a value does.
     assert plain.key("f") == explicit.key("f") != other.key("f")
+
+
+def test_a_generated_corpus_is_built_again_when_its_adapter_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmbench import data
+    from mmbench.adapters.shapes import ShapesAdapter
+    from mmbench.runner.suite import DatasetSpec
+
+    spec = DatasetSpec("shapes-v", adapter="shapes", options={"scale": 0.01})
+    first = driver.ensure_dataset(spec)
+    built = (data.dataset_path("shapes-v") / "info.json").stat().st_mtime_ns
+    driver.ensure_dataset(spec)
+    assert (data.dataset_path("shapes-v") / "info.json").stat().st_mtime_ns == built  # not built again
+    monkeypatch.setattr(ShapesAdapter, "version", "99")
+    again = driver.ensure_dataset(spec)
+    assert again.adapter_version == "99" and data.info("shapes-v").adapter_version == "99"
+    other = driver.ensure_dataset(DatasetSpec("shapes-v", adapter="shapes", options={"scale": 0.02}))
+    assert other.splits["test"] == 20 != first.splits["test"]

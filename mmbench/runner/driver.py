@@ -27,26 +27,36 @@ Progress = Callable[[str], None]
 
 
 def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
-    """The dataset's info; a generated corpus (no raw files needed) is built on first use."""
-    if data.exists(spec.name):
-        return data.info(spec.name)
+    """The dataset's info; a generated corpus (no raw files needed) is built on first use,
+    and built again when its adapter's version or options changed since (an ingested corpus
+    is the user's to ingest again)."""
     from mmbench.adapters import ADAPTERS
 
     adapter_name = spec.adapter or spec.name
-    if adapter_name in ADAPTERS:
-        adapter_cls = ADAPTERS.get(adapter_name)
-        if not adapter_cls.needs_root:
-            from mmbench.home import datasets_dir
-            from mmbench.runner.claims import hold
+    generated = adapter_name in ADAPTERS and not ADAPTERS.get(adapter_name).needs_root
+    if data.exists(spec.name) and not (generated and _outdated(spec, adapter_name)):
+        return data.info(spec.name)
+    if generated:
+        from mmbench.home import datasets_dir
+        from mmbench.runner.claims import hold
 
-            home = datasets_dir()
-            # One build per dataset at a time: a run started beside this one waits, then reads it.
-            with hold(home / f".{spec.name}.build.lock", home):
-                if not data.exists(spec.name):
-                    data.build(adapter_cls(**spec.options), name=spec.name)
-            return data.info(spec.name)
+        home = datasets_dir()
+        # One build per dataset at a time: a run started beside this one waits, then reads it.
+        with hold(home / f".{spec.name}.build.lock", home):
+            if not data.exists(spec.name) or _outdated(spec, adapter_name):
+                data.build(ADAPTERS.get(adapter_name)(**spec.options), name=spec.name)
+        return data.info(spec.name)
     raise data.DatasetNotFound(f"dataset {spec.name!r} is not ingested; run `mmbench ingest ADAPTER "
                                f"--root PATH --name {spec.name}` first")
+
+
+def _outdated(spec: DatasetSpec, adapter_name: str) -> bool:
+    """Whether the stored build of a generated corpus came from another adapter version or options."""
+    from mmbench.adapters import ADAPTERS
+
+    info = data.info(spec.name)
+    adapter = ADAPTERS.get(adapter_name)(**spec.options)
+    return (info.adapter, info.adapter_version, info.options) != (adapter_name, adapter.version, adapter.options())
 
 
 def compatible(steps: list[EvalStep], log: Progress | None = None) -> list[EvalStep]:
