@@ -16,6 +16,8 @@ from mmbench.devices import batch_to
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models.base import FitReport
 
+SCHEDULES = ("constant", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -31,6 +33,16 @@ class TrainConfig:
     grad_clip: float = 1.0
     max_steps: int | None = None
     num_workers: int = 0
+    # "constant", or "cosine": a linear warm-up over the first `warmup` share of the
+    # budget's steps, then a cosine decay to zero at the last one.
+    schedule: str = "constant"
+    warmup: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"train schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"train warmup is a share of the steps in [0, 1), got {self.warmup!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +75,27 @@ def _val_loss(network: Any, loss_fn: LossFn, loader: BatchLoader, device: str) -
     return total / max(count, 1)
 
 
+def _scheduler(optimizer: Any, config: TrainConfig, steps_per_epoch: int) -> Any:
+    """The learning-rate schedule over the whole budget (None: a constant rate)."""
+    import math
+
+    import torch
+
+    if config.schedule == "constant":
+        return None
+    total = max(1, config.epochs * steps_per_epoch if config.max_steps is None
+                else min(config.max_steps, config.epochs * steps_per_epoch))
+    warm = int(config.warmup * total)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, total - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: BatchLoader | None,
           config: TrainConfig, *, progress: bool = False, device: str = "cpu") -> FitReport:
     """Train `network` in place on `device` (a resolved torch device string, see
@@ -77,6 +110,7 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
     # the batch moves are no-ops that keep the same tensors: CPU results stay bit-identical.
     network.to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config, len(train_loader))
     report = FitReport()
     best_state: dict[str, Any] | None = None
     best_loss = float("inf")
@@ -93,6 +127,8 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             running += float(loss.detach()) * len(batch)
             seen += len(batch)
             report.steps += 1
