@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mmbench import data
 from mmbench.adapters.shapes import ShapesAdapter
@@ -68,3 +69,27 @@ def test_a_split_in_several_shards_loads_like_one(isolated_home: Path, monkeypat
         assert [b.ids for b in one] == [b.ids for b in many]
         assert all(np.array_equal(a.images.numpy(), b.images.numpy())
                    for a, b in zip(one, many, strict=True))
+
+
+def test_decoded_images_are_kept_across_epochs_and_equal_fresh_decodes(
+        isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from mmbench import loader as loader_module
+
+    split = _shapes(isolated_home)["train"]
+    cached = BatchLoader(split, batch_size=16, image_size=32, shuffle=True, seed=3)
+    uncached = BatchLoader(split, batch_size=16, image_size=32, shuffle=True, seed=3)
+    uncached.image_cache = None
+    list(cached), list(uncached)  # epoch 0 fills the cache
+    decodes: list[int] = []
+    real = loader_module._decode_images
+    monkeypatch.setattr(loader_module, "_decode_images",
+                        lambda blobs, size: (decodes.append(len(blobs)), real(blobs, size))[1])
+    from_cache = list(cached)  # epoch 1, another order
+    assert decodes == []
+    decoded = list(uncached)  # the same epoch decoded again
+    assert decodes
+    for a, b in zip(from_cache, decoded, strict=True):
+        assert a.ids == b.ids and a.texts == b.texts
+        assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
