@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mmbench.models.config_keys import ModelConfigError
@@ -26,7 +26,7 @@ from mmbench.runner.suite import DatasetSpec, ModelSpec, Suite
 
 # Bumped when the harness's fitting protocol (the shared trainer, the views tasks train
 # on) changes in a way that changes weights: every artifact fitted before is refitted.
-FIT_PROTOCOL_VERSION = "1"
+FIT_PROTOCOL_VERSION = "2"  # 2: convolution weights channels-last
 
 
 def _digest(payload: dict[str, Any]) -> str:
@@ -199,12 +199,30 @@ def plan(suite: Suite, *, models: list[str] | str | None = None,
         for m in chosen_models:
             if d.models is not None and not models and not ({m.name, m.label} & set(d.models)):
                 continue
+            train = training_spec(suite, d)
+            budgeted = with_budget(m, suite.budget(train.name))
             for task in d.tasks:
                 for s in seed_list:
-                    step = EvalStep(suite.name, d, task, m, s, limit,
-                                    fit_step(m, training_spec(suite, d), task, s, limit))
+                    step = EvalStep(suite.name, d, task, budgeted, s, limit,
+                                    fit_step(budgeted, train, task, s, limit))
                     steps.setdefault(step.identity(), step)
     return Plan(list(steps.values()))
+
+
+def with_budget(model: ModelSpec, budget: dict[str, Any]) -> ModelSpec:
+    """`model` with the suite's training budget for its training corpus in its `train`
+    config, for models that take one; keys the model's own config sets win."""
+    from mmbench.models import MODELS
+    from mmbench.models.config_keys import accepted_keys
+
+    if not budget or model.name not in MODELS:
+        return model
+    accepted = accepted_keys(MODELS.get(model.name))
+    if accepted is not None and "train" not in accepted:
+        return model  # nothing to train (majority, zero-shot wrappers)
+    own = model.config.get("train") or {}
+    config = {**model.config, "train": {**budget, **own}}
+    return replace(model, config=config)
 
 
 def training_spec(suite: Suite, spec: DatasetSpec) -> DatasetSpec:

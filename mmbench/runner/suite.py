@@ -57,6 +57,13 @@ class Suite:
     datasets: tuple[DatasetSpec, ...]
     seeds: tuple[int, ...]
     path: str = ""
+    # The training budget per training corpus (TrainConfig fields): every model fitted on
+    # that corpus gets it, so the protocol stays the same across the families compared there.
+    train: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def budget(self, dataset: str) -> dict[str, Any]:
+        """The TrainConfig overrides for fits on `dataset` ({} when the suite sets none)."""
+        return dict(self.train.get(dataset, {}))
 
 
 def suite_dirs() -> list[Path]:
@@ -78,7 +85,7 @@ def find_suite(name_or_path: str) -> Path:
     raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(known) or 'none'}")
 
 
-SUITE_KEYS = ("name", "seeds", "models", "datasets", "description")
+SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "description")
 MODEL_KEYS = ("name", "config", "label")
 DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes")
 UNSEEN_CHOICES = ("error", "wrong")
@@ -201,6 +208,27 @@ def _check_narrowing(models: tuple[ModelSpec, ...], datasets: list[DatasetSpec],
                                  f"(known: {', '.join(known)})")
 
 
+def _budgets(raw: Any, where: str) -> dict[str, dict[str, Any]]:
+    """`train:` maps training corpus names to TrainConfig fields; both checked here."""
+    from dataclasses import fields as dataclass_fields
+
+    from mmbench.train import TrainConfig
+
+    known = [f.name for f in dataclass_fields(TrainConfig)]
+    budgets = {}
+    for dataset, values in _mapping(raw, "'train'", where).items():
+        here = f"{where}: train.{dataset}"
+        name = _name(dataset, "dataset name", f"{where}: train")
+        budget = _mapping(values, "a training budget", here)
+        _check_keys(budget, tuple(known), here)
+        try:
+            TrainConfig(**budget)
+        except (TypeError, ValueError) as err:
+            raise SuiteError(f"{here}: {err}") from None
+        budgets[name] = budget
+    return budgets
+
+
 def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"{where}: a suite must be a mapping")
@@ -215,7 +243,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     datasets = [_dataset(d, f"{where}: datasets[{i}]") for i, d in enumerate(_entries(raw, "datasets", where))]
     _check_narrowing(models, datasets, where)
     return Suite(name=name, models=models, datasets=tuple(datasets),
-                 seeds=_seeds(raw.get("seeds", 1), where), path=where)
+                 seeds=_seeds(raw.get("seeds", 1), where), path=where,
+                 train=_budgets(raw.get("train"), where))
 
 
 def load_suite(name_or_path: str) -> Suite:
