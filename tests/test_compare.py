@@ -76,7 +76,8 @@ def test_identical_stores_show_no_change_and_pass_the_gate(store_a: Path, capsys
     out = capsys.readouterr().out
     assert "shapes-tiny" in out and "majority" in out and "-0.0" not in out
     code, report = _json(capsys, str(store_a), str(store_a))
-    assert code == 0 and {r["metric"] for r in report["rows"]} == {"accuracy", "macro_f1", "auroc"}
+    assert code == 0 and {r["metric"] for r in report["rows"]} == {"accuracy", "macro_f1", "auroc", "ece",
+                                                                   "ece_adaptive", "brier", "nll"}
     assert all(r["delta"] == 0 and r["p_value"] == 1.0 for r in report["rows"])
 
 
@@ -118,7 +119,7 @@ def test_suite_name_resolves_to_its_records_in_the_default_store(store_a: Path, 
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("MMBENCH_HOME", str(store_a.parent))
     code, report = _json(capsys, TINY, str(store_b))
-    assert code == 0 and report["a"] == TINY and len(report["rows"]) == 3
+    assert code == 0 and report["a"] == TINY and len(report["rows"]) == 7  # 3 scores, 4 calibration
 
 
 def test_different_fingerprints_are_refused_unless_forced(store_a: Path, tmp_path: Path,

@@ -18,6 +18,9 @@ class Metric:
     per_sample: Callable[..., Any] | None = None
     # fn(labels, scores, indices [B, n]) -> [B] values: the metric on B resamples at once.
     resampled: Callable[..., Any] | None = None
+    # The diagnostic a metric belongs to ("calibration"), "" for a score: the leaderboard
+    # ranks by scores and shows diagnostics in their own sections.
+    diagnostic: str = ""
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -47,6 +50,10 @@ _BUILTIN = {
     "mean_average_precision": "mmbench.metrics.multilabel:MAP",
     "balanced_accuracy": "mmbench.metrics.per_class:BALANCED_ACCURACY",
     "circular_accuracy": "mmbench.metrics.choice:CIRCULAR_ACCURACY",
+    "ece": "mmbench.metrics.calibration:ECE",
+    "ece_adaptive": "mmbench.metrics.calibration:ECE_ADAPTIVE",
+    "brier": "mmbench.metrics.calibration:BRIER",
+    "nll": "mmbench.metrics.calibration:NLL",
 }
 for _name, _target in _BUILTIN.items():
     METRICS.register_lazy(_name, _target)

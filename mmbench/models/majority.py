@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from mmbench.models.base import FitReport
 @register_model("majority")
 class MajorityClass:
     """Predicts the training split's class frequencies for every input."""
+
+    uses_images: ClassVar[bool] = False  # reads neither modality
+    uses_text: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.prior: np.ndarray | None = None

@@ -175,7 +175,9 @@ def _check_fingerprints(a: Source, b: Source, force: bool) -> list[str]:
 def _group(records: list[RunRecord]) -> dict[PairKey, list[RunRecord]]:
     out: dict[PairKey, list[RunRecord]] = defaultdict(list)
     for r in records:
-        out[(r.dataset, r.task, r.model, r.trained_on)].append(r)
+        # A diagnostic view is compared with the same view only: it is named with the model.
+        model = r.model if r.view == "clean" else f"{r.model} @ {r.view}"
+        out[(r.dataset, r.task, model, r.trained_on)].append(r)
     return out
 
 

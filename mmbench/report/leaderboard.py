@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mmbench.diagnostics.views import CLEAN
+from mmbench.report.diagnostics import COST_FIGURES, Diagnostics, diagnose, render_efficiency, render_modality
 from mmbench.runner.store import RunRecord
 from mmbench.stats import Estimate, pool_seeds, spread_dominates
 
@@ -22,7 +24,10 @@ from mmbench.stats import Estimate, pool_seeds, spread_dominates
 # dataset_fingerprint for an in-distribution row).
 # std: the standard deviation of the per-seed values ("–" with one seed); test_se: one seed's
 # test-set standard error (from its bootstrap interval); seed_spread_dominates: std > test_se.
-CSV_COLUMNS = ("dataset", "train_dataset", "task", "model", "metric", "value", "ci_low", "ci_high",
+# view: what the evaluation showed the model ("clean", or a permutation, see
+# mmbench.diagnostics.views); a `<metric>_drop` row is the clean minus that view (modality
+# reliance) and a `multimodal_gain` row the best bimodal minus the best unimodal model.
+CSV_COLUMNS = ("dataset", "train_dataset", "task", "model", "view", "metric", "value", "ci_low", "ci_high",
                "std", "test_se", "seed_spread_dominates", "n", "seeds", "higher_is_better", "eval_split",
                "dataset_fingerprint",
                "train_fingerprint", "config_hash", "rank_low", "rank_high", "tie_with_best")
@@ -56,6 +61,7 @@ class Row:
     tie_with_best: bool | None = None
     tests: str = ""  # the paired tests used for this metric in this table
     test_se: float = float("nan")  # test-set standard error of one seed's value
+    view: str = "clean"
 
     @property
     def seed_spread_dominates(self) -> bool | None:
@@ -102,12 +108,12 @@ def current(records: list[RunRecord]) -> list[RunRecord]:
 def aggregate(records: list[RunRecord], predictions: PredictionsReader | None = None) -> list[Row]:
     """One row per dataset x task x training corpus x model x metric, seeds pooled; with a
     predictions reader, also rank intervals and ties with the best from paired tests."""
-    groups: dict[tuple[str, str, str, str, str, int | None], list[RunRecord]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str, str, int | None, str], list[RunRecord]] = defaultdict(list)
     for r in current(records):
-        groups[(r.dataset, r.task, r.model, r.config_hash, r.trained_on, r.limit)].append(r)
+        groups[(r.dataset, r.task, r.model, r.config_hash, r.trained_on, r.limit, r.view)].append(r)
     rows = []
-    for (dataset, task, model, chash, trained_on, _limit), runs in sorted(groups.items(),
-                                                                        key=lambda kv: str(kv[0])):
+    for (dataset, task, model, chash, trained_on, _limit, view), runs in sorted(groups.items(),
+                                                                              key=lambda kv: str(kv[0])):
         runs = sorted(runs, key=lambda r: r.seed)
         primary = runs[0].primary_metric or next(iter(runs[0].metrics))
         for metric in sorted(runs[0].metrics, key=lambda m: (m != primary, m)):
@@ -119,7 +125,7 @@ def aggregate(records: list[RunRecord], predictions: PredictionsReader | None = 
                             bool(runs[0].metrics[metric].get("higher_is_better", True)),
                             runs[0].eval_split, runs[0].dataset_fingerprint, chash,
                             train_dataset=trained_on, train_fingerprint=train_fingerprint(runs[0]),
-                            test_se=pooled.test_se))
+                            test_se=pooled.test_se, view=view))
     if predictions is not None:
         rows = _with_tests(rows, groups, predictions)
     return rows
@@ -131,7 +137,9 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
 
     # Paired tests only within one table: a transfer row never meets an in-distribution row.
     tables: dict[TableKey, dict[str, list[tuple[int, Any]]]] = defaultdict(dict)
-    for (dataset, task, model, _chash, trained_on, _limit), runs in groups.items():
+    for (dataset, task, model, _chash, trained_on, _limit, view), runs in groups.items():
+        if view != CLEAN:
+            continue  # ranks and ties are for the scores as the split is
         loaded = [(r.seed, read(r)) for r in runs]
         if loaded and all(t is not None for _, t in loaded):
             tables[(dataset, task, trained_on)][model] = loaded
@@ -141,10 +149,10 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
             continue
         aligned = align(table[1], by_model)
         for metric in dict.fromkeys(r.metric for r in rows if r.table == table):
-            if metric not in METRICS:
+            if metric not in METRICS or METRICS.get(metric).diagnostic:
                 continue
             mine = {r.model: r for r in rows if r.table == table and r.metric == metric
-                    and r.model in by_model}
+                    and r.model in by_model and r.view == CLEAN}
             higher = next(iter(mine.values())).higher_is_better
             pairs = pairwise(METRICS.get(metric), aligned)
             intervals = rank_intervals(sorted(mine), pairs, higher)
@@ -155,7 +163,7 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
                 marks[(table, model, metric)] = (*intervals[model], model in tied, used)
     out = []
     for r in rows:
-        mark = marks.get((r.table, r.model, r.metric))
+        mark = marks.get((r.table, r.model, r.metric)) if r.view == CLEAN else None
         out.append(r if mark is None else replace(r, rank_low=mark[0], rank_high=mark[1],
                                                   tie_with_best=mark[2], tests=mark[3]))
     return out
@@ -203,10 +211,18 @@ def _title(first: Row) -> tuple[str, str]:
             f"ranked only against each other.")
 
 
-def render_markdown(rows: list[Row]) -> str:
+def is_score(row: Row) -> bool:
+    """A row of the ranked tables: the clean view, a metric that is not a diagnostic."""
+    from mmbench.metrics import METRICS
+
+    return row.view == CLEAN and not (row.metric in METRICS and METRICS.get(row.metric).diagnostic)
+
+
+def render_markdown(rows: list[Row], diagnostics: Diagnostics | None = None) -> str:
     by_table: dict[TableKey, list[Row]] = defaultdict(list)
     for row in rows:
-        by_table[row.table].append(row)
+        if is_score(row):
+            by_table[row.table].append(row)
     out = ["# mmbench leaderboard", "",
            "Means over the *seeds* (k) of each model. ± is the half-width of a 95% interval for "
            "the model's expected score over training seeds and test sets: "
@@ -253,7 +269,42 @@ def render_markdown(rows: list[Row]) -> str:
         tests = cells[models[0]][primary].tests
         out += [f"\nPaired tests on {primary}: {tests}." if tests else
                 "\nNo paired tests (needs stored predictions of at least two models).", ""]
+    out += render_modality(diagnostics or Diagnostics([], []))
+    out += render_calibration(rows)
+    out += render_efficiency(diagnostics.costs if diagnostics else [])
     return "\n".join(out)
+
+
+def render_calibration(rows: list[Row]) -> list[str]:
+    """The calibration section: each classifier's calibration metrics on the clean view."""
+    from mmbench.metrics import METRICS
+
+    mine = [r for r in rows if r.view == CLEAN and r.metric in METRICS
+            and METRICS.get(r.metric).diagnostic == "calibration"]
+    if not mine:
+        return []
+    out = ["## Calibration", "",
+           "How far each classifier's confidence is from its accuracy, on the clean evaluation "
+           "split (lower is better for all): *ece*, the expected calibration error of the "
+           "top-class probability over 15 equal-width bins; *ece_adaptive*, over 15 equal-mass "
+           "bins; *brier*, the multi-class Brier score; *nll*, the negative log-likelihood of "
+           "the label. ± as in the tables above. The records hold each reliability diagram's "
+           "bins (`diagnostics.reliability`).", ""]
+    by_table: dict[TableKey, dict[str, dict[str, Row]]] = defaultdict(lambda: defaultdict(dict))
+    for r in mine:
+        by_table[r.table][r.model][r.metric] = r
+    for table, cells in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
+        dataset, task, trained_on = table
+        metrics = sorted({m for per_model in cells.values() for m in per_model},
+                         key=lambda m: (m != "ece", m))
+        out += [f"### {dataset} · {task}" + ("" if trained_on == dataset else f" · trained on {trained_on}"), "",
+                "| model | " + " | ".join(metrics) + " | seeds |", "|---|" + "---:|" * len(metrics) + "---:|"]
+        for model in sorted(cells, key=lambda m: (cells[m].get("ece", next(iter(cells[m].values()))).value, m)):
+            row_cells = [_cell(cells[model][m]) if m in cells[model] else "–" for m in metrics]
+            seeds = next(iter(cells[model].values())).seeds
+            out.append(f"| {model} | " + " | ".join(row_cells) + f" | {seeds} |")
+        out.append("")
+    return out
 
 
 def _rank_range(row: Row) -> str:
@@ -272,12 +323,43 @@ def _opt(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def render_csv(rows: list[Row]) -> str:
+def derived_rows(rows: list[Row], diagnostics: Diagnostics) -> list[Row]:
+    """Reliance and gains as long-format rows beside the cells they come from."""
+    heads = {(r.dataset, r.task, r.train_dataset, r.model): r for r in rows if r.view == CLEAN}
+    out = []
+    for rel in diagnostics.reliance:
+        head = heads.get((rel.dataset, rel.task, rel.train_dataset, rel.model))
+        if head is not None:
+            out.append(_derived(head, rel.model, rel.view, f"{rel.metric}_drop", rel.drop, rel.ci_low,
+                                rel.ci_high, rel.seeds))
+    for gain in diagnostics.gains:
+        head = heads.get((gain.dataset, gain.task, gain.train_dataset, gain.multimodal))
+        if head is not None:
+            out.append(_derived(head, f"{gain.multimodal} - {gain.unimodal}", CLEAN, "multimodal_gain",
+                                gain.delta, gain.ci_low, gain.ci_high, head.seeds))
+    nan = float("nan")
+    for cost in diagnostics.costs:  # medians over seeds, measured once each: no interval
+        head = heads.get((cost.dataset, cost.task, cost.train_dataset, cost.model))
+        for figure in (*COST_FIGURES, "fit_s", "parameters"):
+            value = getattr(cost, figure)
+            if head is not None and value is not None:
+                out.append(_derived(head, cost.model, CLEAN, figure, float(value), nan, nan, cost.seeds))
+    return out
+
+
+def _derived(head: Row, model: str, view: str, metric: str, value: float, low: float, high: float,
+             seeds: int) -> Row:
+    return Row(head.dataset, head.task, model, metric, value, low, high, float("nan"), head.n, seeds, True,
+               head.eval_split, head.dataset_fingerprint, head.config_hash, head.train_dataset,
+               head.train_fingerprint, view=view)
+
+
+def render_csv(rows: list[Row], diagnostics: Diagnostics | None = None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([r.dataset, r.train_dataset, r.task, r.model, r.metric, _fmt(r.value),
+    for r in rows + derived_rows(rows, diagnostics or Diagnostics([], [])):
+        writer.writerow([r.dataset, r.train_dataset, r.task, r.model, r.view, r.metric, _fmt(r.value),
                          _fmt(r.ci_low), _fmt(r.ci_high), _fmt(r.std), _fmt(r.test_se),
                          _opt(r.seed_spread_dominates), r.n, r.seeds,
                          r.higher_is_better, r.eval_split, r.dataset_fingerprint,
@@ -289,10 +371,11 @@ def render_csv(rows: list[Row]) -> str:
 def write(records: list[RunRecord], out_dir: Path,
           predictions: PredictionsReader | None = None) -> list[Path]:
     rows = aggregate(records, predictions)
+    diagnostics = diagnose(current(records), predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "README.md", out_dir / "leaderboard.csv"
-    _replace(md, render_markdown(rows), out_dir)
-    _replace(table, render_csv(rows), out_dir)
+    _replace(md, render_markdown(rows, diagnostics), out_dir)
+    _replace(table, render_csv(rows, diagnostics), out_dir)
     return [md, table]
 
 

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmbench.report.diagnostics import MEASURED_HERE
+
 RUN_FILE = "suite.json"
-CELL_KEY = ("dataset", "train_dataset", "task", "model", "metric")
+CELL_KEY = ("dataset", "train_dataset", "task", "model", "view", "metric")
 CELL_VALUES = ("value", "ci_low", "ci_high", "n", "seeds")
 
 
@@ -34,7 +36,9 @@ class CellChange:
     here: dict[str, str] | None  # None: the cell is gone
 
     def describe(self) -> str:
-        name = "/".join(self.cell[:1] + self.cell[2:]) + (
+        # dataset/task/model[/view]/metric: the clean view goes unnamed
+        shown = [part for i, part in enumerate(self.cell) if i != 1 and not (i == 4 and part == "clean")]
+        name = "/".join(shown) + (
             f" (trained on {self.cell[1]})" if self.cell[1] != self.cell[0] else "")
         if self.here is None:
             return f"{name}: committed {self.committed['value']}, missing here"
@@ -98,7 +102,10 @@ def write_run_options(folder: Path, options: dict[str, Any]) -> Path:
 
 def _cells(text: str) -> dict[tuple[str, ...], dict[str, str]]:
     rows = list(csv.DictReader(io.StringIO(text)))
-    return {tuple(row[k] for k in CELL_KEY): {k: row[k] for k in CELL_VALUES} for row in rows}
+    # A leaderboard written before views has no view column: every cell was the clean view.
+    # Timings and memory are this machine's, not numbers that must hold elsewhere.
+    return {tuple(row.get(k, "clean") if k == "view" else row[k] for k in CELL_KEY):
+            {k: row[k] for k in CELL_VALUES} for row in rows if row["metric"] not in MEASURED_HERE}
 
 
 def verify(folder: Path | str, *, store: Path | str | None = None, workers: int = 1,
@@ -108,6 +115,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
     from mmbench.api import run
     from mmbench.report import leaderboard as board
     from mmbench.report.compare import store_reader
+    from mmbench.report.diagnostics import diagnose
     from mmbench.runner.store import ResultStore
 
     folder = Path(folder)
@@ -123,7 +131,9 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
             workers=workers, threads=int(options.get("threads") or 1),
             device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
         results = ResultStore(target)
-        here = _cells(board.render_csv(board.aggregate(results.records(), store_reader(results))))
+        records, reader = results.records(), store_reader(results)
+        here = _cells(board.render_csv(board.aggregate(records, reader),
+                                       diagnose(board.current(records), reader)))
     report = VerifyReport(folder, cells=len(committed))
     for cell, values in committed.items():
         if here.get(cell) != values:

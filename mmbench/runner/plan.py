@@ -202,11 +202,24 @@ def plan(suite: Suite, *, models: list[str] | str | None = None,
             train = training_spec(suite, d)
             budgeted = with_budget(m, suite.budget(train.name))
             for task in d.tasks:
+                views = diagnostic_views(task, suite.diagnostics_for(d))
                 for s in seed_list:
-                    step = EvalStep(suite.name, d, task, budgeted, s, limit,
-                                    fit_step(budgeted, train, task, s, limit))
-                    steps.setdefault(step.identity(), step)
+                    fit = fit_step(budgeted, train, task, s, limit)
+                    for view in views:
+                        step = EvalStep(suite.name, d, task, budgeted, s, limit, fit, view)
+                        steps.setdefault(step.identity(), step)
     return Plan(list(steps.values()))
+
+
+def diagnostic_views(task: str, diagnostics: tuple[str, ...]) -> tuple[str, ...]:
+    """The views a task's evaluations run under: clean, and the permutations when the
+    suite asks for modality reliance and the task can evaluate them."""
+    from mmbench.diagnostics.views import CLEAN, PERMUTATIONS, view_name
+    from mmbench.tasks import TASKS
+
+    if "modality" in diagnostics and getattr(TASKS.get(task), "supports_views", False):
+        return (CLEAN, *(view_name(kind) for kind in PERMUTATIONS))
+    return (CLEAN,)
 
 
 def with_budget(model: ModelSpec, budget: dict[str, Any]) -> ModelSpec:

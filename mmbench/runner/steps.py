@@ -136,7 +136,7 @@ def evaluate(step: EvalStep, key: str, unit: Unit, fitted: Fitted, corpora: _Cor
     task = TASKS.get(step.task)()
     info = unit.infos[step.dataset.name]
     dataset = corpora.get(step.dataset.name, step.limit)
-    output = task.evaluate(fitted, dataset, info, EvalContext(step.seed, cache, step.dataset.unseen_classes))
+    output = task.evaluate(fitted, dataset, info, EvalContext(step.seed, cache, step.dataset.unseen_classes, step.view))
     record = _record(step, key, unit, fitted, task, info, output, time.perf_counter() - started)
     return EvalResult(key, record, output.predictions)
 
@@ -169,5 +169,5 @@ def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, inf
         timings={**output.timings, "total_s": seconds},
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         train_dataset=step.train_dataset, train_fingerprint=train.fingerprint, view=step.view,
-        fit_key=unit.fit_key or "",
+        fit_key=unit.fit_key or "", diagnostics=dict(output.diagnostics),
     )

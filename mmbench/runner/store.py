@@ -44,6 +44,7 @@ class RunRecord:
     train_fingerprint: str = ""
     view: str = "clean"  # what the evaluation saw of its split (the diagnostics add others)
     fit_key: str = ""  # the fitted-model artifact the evaluation used ("" when none)
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # e.g. reliability diagram bins
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)

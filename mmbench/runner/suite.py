@@ -43,6 +43,7 @@ class DatasetSpec:
     # Train on another corpus (a dataset name), evaluate on this one; None: on this one.
     train_on: str | None = None
     unseen_classes: str = "error"  # classes the model was not fitted on: "error" or "wrong"
+    diagnostics: tuple[str, ...] | None = None  # None: the suite's
     where: str = field(default="", compare=False)  # "file: datasets[i]", for error messages
 
     @property
@@ -60,6 +61,10 @@ class Suite:
     # The training budget per training corpus (TrainConfig fields): every model fitted on
     # that corpus gets it, so the protocol stays the same across the families compared there.
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diagnostics: tuple[str, ...] = ()  # for every dataset entry that names none of its own
+
+    def diagnostics_for(self, spec: DatasetSpec) -> tuple[str, ...]:
+        return self.diagnostics if spec.diagnostics is None else spec.diagnostics
 
     def budget(self, dataset: str) -> dict[str, Any]:
         """The TrainConfig overrides for fits on `dataset` ({} when the suite sets none)."""
@@ -85,10 +90,15 @@ def find_suite(name_or_path: str) -> Path:
     raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(known) or 'none'}")
 
 
-SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "description")
+SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "diagnostics", "description")
 MODEL_KEYS = ("name", "config", "label")
-DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes")
+DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes",
+                "diagnostics")
 UNSEEN_CHOICES = ("error", "wrong")
+# modality: every classifier also scored with images, then texts, permuted within the split
+# (extra evaluate steps of the same fits); calibration: ECE, Brier and NLL, which every
+# classifier reports anyway (listing it changes nothing, and says it is wanted).
+DIAGNOSTICS = ("modality", "calibration")
 
 
 def _close(word: str, known: Iterable[str]) -> str:
@@ -151,6 +161,17 @@ def _seeds(raw: Any, where: str) -> tuple[int, ...]:
                      f"non-negative integers, got {raw!r}")
 
 
+def _diagnostics(raw: Any, where: str) -> tuple[str, ...]:
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise SuiteError(f"{where}: 'diagnostics' must be a name or a list of names, got {raw!r}")
+    for item in items:
+        if item not in DIAGNOSTICS:
+            raise SuiteError(f"{where}: diagnostics: unknown diagnostic {item!r}{_close(item, DIAGNOSTICS)} "
+                             f"(known: {', '.join(DIAGNOSTICS)})")
+    return tuple(dict.fromkeys(items))
+
+
 def _dataset(entry: Any, where: str) -> DatasetSpec:
     if isinstance(entry, str):
         return DatasetSpec(_name(entry, "dataset name", where), where=where)
@@ -171,10 +192,11 @@ def _dataset(entry: Any, where: str) -> DatasetSpec:
         if unseen not in UNSEEN_CHOICES:
             raise SuiteError(f"{here}: 'unseen_classes' must be one of {', '.join(UNSEEN_CHOICES)}, "
                              f"got {unseen!r}")
+        diagnostics = _diagnostics(entry["diagnostics"], here) if "diagnostics" in entry else None
         return DatasetSpec(name, tuple(dict.fromkeys(tasks)), adapter,
                            _mapping(entry.get("options"), "'options'", here),
                            tuple(models) if models is not None else None, seeds,
-                           None if train_on == name else train_on, unseen, where=here)
+                           None if train_on == name else train_on, unseen, diagnostics, where=here)
     raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks, ...}}, got {entry!r}")
 
 
@@ -244,7 +266,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check_narrowing(models, datasets, where)
     return Suite(name=name, models=models, datasets=tuple(datasets),
                  seeds=_seeds(raw.get("seeds", 1), where), path=where,
-                 train=_budgets(raw.get("train"), where))
+                 train=_budgets(raw.get("train"), where),
+                 diagnostics=_diagnostics(raw.get("diagnostics", []), where))
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -69,6 +69,7 @@ class EvalContext:
     # Classes of the evaluation corpus the model was never fitted on: "error", or "wrong"
     # (scored as wrong answers and reported).
     unseen_classes: str = "error"
+    view: str = "clean"  # what the evaluation shows the model of its split (diagnostics.views)
 
 
 @dataclass
@@ -79,6 +80,9 @@ class TaskOutput:
     predictions: Any  # pyarrow.Table keyed by record id
     timings: dict[str, float] = field(default_factory=dict)
     fit: dict[str, Any] = field(default_factory=dict)
+    # Data a diagnostic draws from this evaluation (a reliability diagram's bins), stored in
+    # the record as it is.
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 def _has_labels(split: Any) -> bool:

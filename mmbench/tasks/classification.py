@@ -8,8 +8,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mmbench.data import DatasetInfo
+from mmbench.diagnostics.efficiency import probe
+from mmbench.diagnostics.views import CLEAN, apply_view
 from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
+from mmbench.metrics.calibration import CALIBRATION_METRICS, reliability
 from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
 from mmbench.tasks import register_task
 from mmbench.tasks.base import (
@@ -84,6 +87,8 @@ class ClassificationTask:
     name: ClassVar[str] = "classification"
     primary_metric: str = "accuracy"  # multi-label mode sets mean_average_precision
     capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (TRAINED_CLASSIFIER,)
+    # Evaluates under the permuted views (mmbench.diagnostics.views) for modality reliance.
+    supports_views: ClassVar[bool] = True
 
     def metric_names(self, num_classes: int) -> tuple[str, ...]:
         return ("accuracy", "macro_f1", "auroc") if num_classes == 2 else ("accuracy", "macro_f1")
@@ -135,7 +140,7 @@ class ClassificationTask:
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()
         split = dataset[eval_name]
-        ids, labels, probs = predict(fitted.model, self.view(split))
+        ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)))
         labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
                                                       ctx.unseen_classes)
         keep = labels >= 0  # unlabeled rows cannot be scored
@@ -145,7 +150,15 @@ class ClassificationTask:
         predicted = time.perf_counter()
         metrics = score(labels, probs, self.metric_names(len(names)), clusters)
         metrics.update(self.extra_metrics(labels, probs, clusters, names))
+        # Calibration comes free from the same probabilities: every classifier reports it.
+        metrics.update(score(labels, probs, CALIBRATION_METRICS, clusters))
         timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
         table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
-        return TaskOutput(eval_name, len(labels), metrics, table, timings, fit={**fitted.report, **notes})
+        diagnostics: dict[str, Any] = {"reliability": reliability(labels, probs)}
+        if ctx.view == CLEAN:  # what the model costs does not depend on the view
+            diagnostics["efficiency"] = probe(fitted.model, self.view(split), rows=len(ids),
+                                              predict_s=timings["predict_s"],
+                                              device=str(getattr(fitted.model, "device", "cpu")))
+        return TaskOutput(eval_name, len(labels), metrics, table, timings, fit={**fitted.report, **notes},
+                          diagnostics=diagnostics)
