@@ -84,13 +84,15 @@ def write_leaderboard(store: str | Path | None = None, out: str | Path = "leader
     from mmbench.home import default_store
     from mmbench.report import leaderboard as board  # the module, not this function
     from mmbench.report.compare import store_reader
+    from mmbench.report.leak_free import leaked_ids
     from mmbench.runner.store import ResultStore
 
     result_store = ResultStore(store or default_store())
     records = result_store.records()
     if not records:
         raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")
-    written = board.write(records, Path(out), predictions=store_reader(result_store))
+    written = board.write(records, Path(out), predictions=store_reader(result_store),
+                          leaked=leaked_ids(records))
     if run_options is not None:
         from mmbench.report.verify import write_run_options
 

@@ -21,7 +21,18 @@ from typing import Any
 import numpy as np
 
 from mmbench.metrics import Metric
-from mmbench.stats import N_BOOTSTRAP, PairedTest, cluster_codes, holm, mcnemar, paired_bootstrap, with_seed_spread
+from mmbench.stats import (
+    N_BOOTSTRAP,
+    PairedTest,
+    bootstrap_test,
+    cluster_codes,
+    evaluate_draws,
+    holm,
+    mcnemar,
+    paired_bootstrap,
+    resample,
+    with_seed_spread,
+)
 
 Inputs = tuple[np.ndarray, np.ndarray]  # (targets, scores), the two arguments of Metric.fn
 ALPHA = 0.05
@@ -140,13 +151,14 @@ def seed_values(metric: Metric, runs: Runs) -> np.ndarray:
 
 
 def paired_test(metric: Metric, a: Runs, b: Runs, *, clusters: np.ndarray | None = None,
-                seed: int = 0, n_boot: int = N_BOOTSTRAP) -> PairedTest:
+                seed: int = 0, n_boot: int = N_BOOTSTRAP, boot: PairedTest | None = None) -> PairedTest:
     """B minus A. One seed each: McNemar for 0/1 per-sample correctness of independent rows,
     otherwise the paired bootstrap (which also resamples whole image clusters when given).
     A model with several seeds: the paired bootstrap of the seed-averaged scores with the
     between-seed variance added (`with_seed_spread`)."""
     n = len(a.inputs[0][0]) if a.inputs else 0
-    boot = paired_bootstrap(scorer(metric, a), scorer(metric, b), n, seed, n_boot, clusters)
+    if boot is None:  # `boot`: the same bootstrap, computed beforehand (see `pairwise`)
+        boot = paired_bootstrap(scorer(metric, a), scorer(metric, b), n, seed, n_boot, clusters)
     if not n:
         return boot
     if len(a.inputs) > 1 or len(b.inputs) > 1:
@@ -170,8 +182,21 @@ class Pair:
 def pairwise(metric: Metric, aligned: Aligned, *, seed: int = 0, n_boot: int = N_BOOTSTRAP) -> list[Pair]:
     """Every pair of models, Holm-corrected over all the pairs."""
     names = sorted(aligned.runs)
+    n = len(aligned.ids)
+    # Every pair resamples the same rows: each model's statistic is computed once on the
+    # shared draws, and a pair's bootstrap is the difference (the same numbers as resampling
+    # pair by pair, at a fraction of the cost).
+    boots: dict[tuple[str, str], PairedTest] = {}
+    if n:
+        draws = resample(n, seed, n_boot, aligned.clusters)
+        full = np.arange(n)[None, :]
+        stats = {m: scorer(metric, aligned.runs[m]) for m in names}
+        observed = {m: stats[m](full)[0] for m in names}
+        resampled = {m: evaluate_draws(draws, stats[m]) for m in names}
+        boots = {(a, b): bootstrap_test(float(observed[b] - observed[a]), resampled[b] - resampled[a])
+                 for i, a in enumerate(names) for b in names[i + 1:]}
     tests = [(a, b, paired_test(metric, aligned.runs[a], aligned.runs[b], clusters=aligned.clusters,
-                                seed=seed, n_boot=n_boot))
+                                seed=seed, n_boot=n_boot, boot=boots.get((a, b))))
              for i, a in enumerate(names) for b in names[i + 1:]]
     adjusted = holm([t.p_value for _, _, t in tests])
     return [Pair(a, b, t, float(p)) for (a, b, t), p in zip(tests, adjusted, strict=True)]

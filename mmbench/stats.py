@@ -276,7 +276,12 @@ def paired_bootstrap(stat_a: Callable[[np.ndarray], np.ndarray], stat_b: Callabl
     if n == 0:
         return PairedTest(float("nan"), float("nan"), float("nan"), float("nan"), "paired-bootstrap")
     draws = resample(n, seed, n_boot, clusters)
-    deltas = evaluate_draws(draws, lambda idx: stat_b(idx) - stat_a(idx))
+    return bootstrap_test(delta, evaluate_draws(draws, lambda idx: stat_b(idx) - stat_a(idx)))
+
+
+def bootstrap_test(delta: float, deltas: np.ndarray) -> PairedTest:
+    """The paired bootstrap's interval and p-value from the observed delta and the deltas of
+    the resamples (computed by `paired_bootstrap`, or from statistics shared by many pairs)."""
     deltas = deltas[np.isfinite(deltas)]
     low, high = _percentiles(deltas)
     extreme = int(np.sum(np.abs(deltas - delta) >= abs(delta) - 1e-12))

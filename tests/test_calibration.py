@@ -12,6 +12,7 @@ from mmbench.metrics.calibration import (
     brier_per_sample,
     ece,
     ece_adaptive,
+    ece_adaptive_resampled,
     ece_resampled,
     nll_per_sample,
     reliability,
@@ -66,6 +67,8 @@ def test_the_resampled_ece_matches_the_plain_one_on_every_draw() -> None:
     draws = rng.integers(0, 200, size=(5, 200))
     expected = [ece(labels[d], probs[d]) for d in draws]
     assert ece_resampled(labels, probs, draws).tolist() == pytest.approx(expected)
+    identity = np.arange(200)[None, :]
+    assert ece_adaptive_resampled(labels, probs, identity)[0] == pytest.approx(ece_adaptive(labels, probs))
 
 
 def test_reliability_bins_count_every_row_and_leave_empty_bins_empty() -> None:

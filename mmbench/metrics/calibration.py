@@ -60,15 +60,28 @@ def ece_adaptive(labels: np.ndarray, probs: np.ndarray) -> float:
     return _ece_of(confidence, correct, equal_mass_bin(confidence), BINS)
 
 
-def ece_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """Equal-width ECE of every resample at once (the bins do not depend on the draw)."""
-    confidence, correct = _confidence(labels, probs)
-    bin_of = equal_width_bin(confidence)[indices]
+def _binned_resampled(confidence: np.ndarray, correct: np.ndarray, bins: np.ndarray,
+                      indices: np.ndarray) -> np.ndarray:
+    """ECE of every resample at once, each row keeping the bin `bins` gives it."""
+    bin_of = bins[indices]
     n_boot, m = indices.shape
     cells = bin_of + (np.arange(n_boot) * BINS)[:, None]
     gap = np.bincount(cells.ravel(), weights=(correct - confidence)[indices].ravel(),
                       minlength=n_boot * BINS).reshape(n_boot, BINS)
     return np.abs(gap).sum(axis=1) / m
+
+
+def ece_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Equal-width ECE of every resample (the bins do not depend on the draw)."""
+    confidence, correct = _confidence(labels, probs)
+    return _binned_resampled(confidence, correct, equal_width_bin(confidence), indices)
+
+
+def ece_adaptive_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Equal-mass ECE of every resample, with the bins of the whole sample held fixed (the
+    value on the sample itself is `ece_adaptive`); vectorised like `ece_resampled`."""
+    confidence, correct = _confidence(labels, probs)
+    return _binned_resampled(confidence, correct, equal_mass_bin(confidence), indices)
 
 
 def brier_per_sample(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -105,7 +118,8 @@ def reliability(labels: np.ndarray, probs: np.ndarray, bins: int = BINS) -> list
 
 
 ECE = register_metric(Metric("ece", ece, False, resampled=ece_resampled, diagnostic="calibration"))
-ECE_ADAPTIVE = register_metric(Metric("ece_adaptive", ece_adaptive, False, diagnostic="calibration"))
+ECE_ADAPTIVE = register_metric(Metric("ece_adaptive", ece_adaptive, False, resampled=ece_adaptive_resampled,
+                                      diagnostic="calibration"))
 BRIER = register_metric(Metric("brier", _mean(brier_per_sample), False, per_sample=brier_per_sample,
                                diagnostic="calibration"))
 NLL = register_metric(Metric("nll", _mean(nll_per_sample), False, per_sample=nll_per_sample,

@@ -196,7 +196,8 @@ def render_stats(stats: dict[str, Any]) -> str:
 
 
 def render_card(name: str, home: Path | None = None, *, measured: bool = True) -> str:
-    """The card of dataset `name` (or of its adapter), then its measured statistics.
+    """The card of dataset `name` (or of its adapter), then its measured statistics and its
+    health (near-duplicates and train/test leakage, `mmbench.diagnostics.leakage`).
 
     `measured=False` gives the card alone, which needs no build.
     """
@@ -207,4 +208,6 @@ def render_card(name: str, home: Path | None = None, *, measured: bool = True) -
     text = path.read_text(encoding="utf-8").rstrip("\n")
     if not measured:
         return text + "\n"
-    return f"{text}\n\n{render_stats(measure(name, home))}"
+    from mmbench.diagnostics.leakage import health, render_health
+
+    return f"{text}\n\n{render_stats(measure(name, home))}\n{render_health(health(name, home))}"

@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from mmbench.diagnostics.views import PERMUTATIONS
 from mmbench.runner.store import RunRecord
 from mmbench.stats import Estimate, pool_seeds
 
@@ -47,6 +50,36 @@ class Reliance:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """A model's relative robustness under one perturbation view: perturbed / clean."""
+
+    dataset: str
+    task: str
+    train_dataset: str
+    model: str
+    view: str
+    metric: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    seeds: int
+
+    @property
+    def table(self) -> TableKey:
+        return (self.dataset, self.task, self.train_dataset)
+
+    @property
+    def perturbation(self) -> str:
+        return _kind(self.view)
+
+    @property
+    def severity(self) -> int:
+        from mmbench.diagnostics.views import parse_view
+
+        return parse_view(self.view).severity
+
+
+@dataclass(frozen=True)
 class Gain:
     dataset: str
     task: str
@@ -69,6 +102,7 @@ class Diagnostics:
     reliance: list[Reliance]
     gains: list[Gain]
     costs: list[Cost] = field(default_factory=list)
+    robustness: list[Robustness] = field(default_factory=list)
 
 
 def modalities(record: RunRecord) -> tuple[bool, bool]:
@@ -79,6 +113,10 @@ def modalities(record: RunRecord) -> tuple[bool, bool]:
     name = str(record.model_info.get("registry_name") or record.model)
     factory = MODELS.get(name) if name in MODELS else None
     return (bool(getattr(factory, "uses_images", False)), bool(getattr(factory, "uses_text", True)))
+
+
+def _kind(view: str) -> str:
+    return view.partition(":")[0]
 
 
 def _group(record: RunRecord) -> tuple[str, str, str, str, str, int | None]:
@@ -111,7 +149,7 @@ def reliance(records: list[RunRecord], read: PredictionsReader) -> list[Reliance
     for group, views in sorted(by_view.items(), key=lambda kv: str(kv[0])):
         clean = views.get("clean", {})
         for view, runs in sorted(views.items()):
-            if view == "clean":
+            if _kind(view) not in PERMUTATIONS:
                 continue
             seeds = sorted(set(runs) & set(clean))
             if not seeds:
@@ -131,6 +169,61 @@ def reliance(records: list[RunRecord], read: PredictionsReader) -> list[Reliance
             first = clean[seeds[0]]
             out.append(Reliance(first.dataset, first.task, first.trained_on, first.model, view, metric_name,
                                 pooled.mean, pooled.ci_low, pooled.ci_high, pooled.seeds, first.n))
+    return out
+
+
+def _seed_ratio(metric: Any, task: str, clean: Any, perturbed: Any) -> Estimate | None:
+    """Perturbed over clean for one seed, on the same resampled records for both."""
+    from mmbench.paired import align, scorer
+    from mmbench.stats import N_BOOTSTRAP, evaluate_draws, resample
+
+    aligned = align(task, {"clean": [(0, clean)], "perturbed": [(0, perturbed)]})
+    n = len(aligned.ids)
+    if not n:
+        return None
+    on_clean, on_perturbed = scorer(metric, aligned.runs["clean"]), scorer(metric, aligned.runs["perturbed"])
+
+    def ratio(idx: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return on_perturbed(idx) / on_clean(idx)
+
+    value = float(ratio(np.arange(n)[None, :])[0])
+    draws = evaluate_draws(resample(n, 0, N_BOOTSTRAP, aligned.clusters), ratio)
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return Estimate(value, float("nan"), float("nan"))
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return Estimate(value, float(low), float(high))
+
+
+def robustness(records: list[RunRecord], read: PredictionsReader) -> list[Robustness]:
+    """One Robustness per model and perturbation view with its clean evaluations beside it."""
+    from mmbench.metrics import METRICS
+
+    by_view: dict[tuple[Any, ...], dict[str, dict[int, RunRecord]]] = defaultdict(lambda: defaultdict(dict))
+    for r in records:
+        by_view[_group(r)][r.view][r.seed] = r
+    out = []
+    for group, views in sorted(by_view.items(), key=lambda kv: str(kv[0])):
+        clean = views.get("clean", {})
+        for view, runs in sorted(views.items()):
+            if view == "clean" or _kind(view) in PERMUTATIONS:
+                continue
+            seeds = sorted(set(runs) & set(clean))
+            metric_name = _primary(clean[seeds[0]]) if seeds else ""
+            if metric_name not in METRICS:
+                continue
+            ratios = []
+            for seed in seeds:
+                a, b = read(clean[seed]), read(runs[seed])
+                ratio = None if a is None or b is None else _seed_ratio(METRICS.get(metric_name), group[1], a, b)
+                if ratio is not None:
+                    ratios.append(ratio)
+            if ratios:
+                pooled = pool_seeds(ratios)
+                first = clean[seeds[0]]
+                out.append(Robustness(first.dataset, first.task, first.trained_on, first.model, view, metric_name,
+                                      pooled.mean, pooled.ci_low, pooled.ci_high, pooled.seeds))
     return out
 
 
@@ -175,7 +268,8 @@ def diagnose(records: list[RunRecord], read: PredictionsReader | None) -> Diagno
     """Reliance and gains of the current records (empty without stored predictions)."""
     if read is None:
         return Diagnostics([], [], costs(records))
-    return Diagnostics(reliance(records, read), multimodal_gain(records, read), costs(records))
+    return Diagnostics(reliance(records, read), multimodal_gain(records, read), costs(records),
+                       robustness(records, read))
 
 
 def _interval(value: float, low: float, high: float) -> str:
@@ -334,5 +428,37 @@ def render_efficiency(all_costs: list[Cost]) -> list[str]:
                        f"{_num(c.latency_sample_p50_ms)} | {_num(c.latency_sample_p95_ms)} | "
                        f"{_num(c.throughput_per_s)} | {_num(c.fit_s)} | {_num(c.peak_rss_mb)} | {c.device} | "
                        f"{marks} |")
+        out.append("")
+    return out
+
+
+def render_robustness(diagnostics: Diagnostics) -> list[str]:
+    """The Markdown section on robustness ([] when there is none)."""
+    if not diagnostics.robustness:
+        return []
+    from mmbench.diagnostics.perturb import PERTURBATIONS
+
+    out = ["## Robustness", "",
+           "Relative robustness: the primary metric under a seeded perturbation of the images or "
+           "the texts (applied per batch as the loader hands it over; see "
+           "`mmbench/diagnostics/perturb.py`) over the clean one, per model, at severities "
+           "1 / 2 / 3 (1.00: unaffected). Each seed's ratio is bootstrapped over records, then "
+           "the seeds are pooled as the scores are; the CSV holds every interval "
+           "(`<metric>_relative` rows).", ""]
+    for table in sorted({r.table for r in diagnostics.robustness}):
+        dataset, task, trained_on = table
+        mine = [r for r in diagnostics.robustness if r.table == table]
+        kinds = [k for k in PERTURBATIONS if any(r.perturbation == k for r in mine)]
+        cells: dict[str, dict[tuple[str, int], Robustness]] = defaultdict(dict)
+        for r in mine:
+            cells[r.model][(r.perturbation, r.severity)] = r
+        out += [f"### {dataset} · {task}" + ("" if trained_on == dataset else f" · trained on {trained_on}"), "",
+                "| model | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for model in sorted(cells):
+            row = []
+            for kind in kinds:
+                values = [cells[model].get((kind, k)) for k in (1, 2, 3)]
+                row.append(" / ".join("–" if v is None or v.ratio != v.ratio else f"{v.ratio:.2f}" for v in values))
+            out.append(f"| {model} | " + " | ".join(row) + " |")
         out.append("")
     return out

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from mmbench.diagnostics.views import CLEAN
-from mmbench.report.diagnostics import COST_FIGURES, Diagnostics, diagnose, render_efficiency, render_modality
+from mmbench.report.diagnostics import (
+    COST_FIGURES,
+    Diagnostics,
+    diagnose,
+    render_efficiency,
+    render_modality,
+    render_robustness,
+)
+from mmbench.report.leak_free import LEAK_FREE_VIEW, leak_free_records
 from mmbench.runner.store import RunRecord
 from mmbench.stats import Estimate, pool_seeds, spread_dominates
 
@@ -148,7 +156,7 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
         if len(by_model) < 2:
             continue
         aligned = align(table[1], by_model)
-        for metric in dict.fromkeys(r.metric for r in rows if r.table == table):
+        for metric in dict.fromkeys(r.metric for r in rows if r.table == table and r.view == CLEAN):
             if metric not in METRICS or METRICS.get(metric).diagnostic:
                 continue
             mine = {r.model: r for r in rows if r.table == table and r.metric == metric
@@ -270,9 +278,43 @@ def render_markdown(rows: list[Row], diagnostics: Diagnostics | None = None) -> 
         out += [f"\nPaired tests on {primary}: {tests}." if tests else
                 "\nNo paired tests (needs stored predictions of at least two models).", ""]
     out += render_modality(diagnostics or Diagnostics([], []))
+    out += render_robustness(diagnostics or Diagnostics([], []))
+    out += render_leak_free(rows)
     out += render_calibration(rows)
     out += render_efficiency(diagnostics.costs if diagnostics else [])
     return "\n".join(out)
+
+
+def render_leak_free(rows: list[Row]) -> list[str]:
+    """The section of scores without the records that leak from train ([] when none)."""
+    mine = [r for r in rows if r.view == LEAK_FREE_VIEW]
+    if not mine:
+        return []
+    primary: dict[TableKey, str] = {}
+    for r in rows:  # a table's first clean score is its ranking metric
+        if is_score(r):
+            primary.setdefault(r.table, r.metric)
+    out = ["## Without train near-duplicates", "",
+           "Where the dataset's health check finds evaluation records whose image nearly "
+           "duplicates a train image (`mmbench card NAME` lists them), every clean score is "
+           "computed again without those records, ± as in the tables above.", ""]
+    by_table: dict[TableKey, list[Row]] = defaultdict(list)
+    for r in mine:
+        if r.metric == primary.get(r.table, r.metric):
+            by_table[r.table].append(r)
+    for table, table_rows in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
+        first = table_rows[0]
+        title, _ = _title(first)
+        clean = {r.model: r for r in rows if r.table == table and r.view == CLEAN and r.metric == first.metric}
+        out += ["#" + title, "", f"n = {first.n} of {clean[first.model].n if first.model in clean else '?'} "
+                f"records. Ranked by {first.metric}.", "",
+                f"| model | {first.metric}, all records | {first.metric}, without near-duplicates | seeds |",
+                "|---|---:|---:|---:|"]
+        for r in sorted(table_rows, key=lambda r: (-r.value if r.higher_is_better else r.value, r.model)):
+            whole = clean.get(r.model)
+            out.append(f"| {r.model} | {_cell(whole) if whole else '–'} | {_cell(r)} | {r.seeds} |")
+        out.append("")
+    return out
 
 
 def render_calibration(rows: list[Row]) -> list[str]:
@@ -337,6 +379,11 @@ def derived_rows(rows: list[Row], diagnostics: Diagnostics) -> list[Row]:
         if head is not None:
             out.append(_derived(head, f"{gain.multimodal} - {gain.unimodal}", CLEAN, "multimodal_gain",
                                 gain.delta, gain.ci_low, gain.ci_high, head.seeds))
+    for rob in diagnostics.robustness:
+        head = heads.get((rob.dataset, rob.task, rob.train_dataset, rob.model))
+        if head is not None:
+            out.append(_derived(head, rob.model, rob.view, f"{rob.metric}_relative", rob.ratio, rob.ci_low,
+                                rob.ci_high, rob.seeds))
     nan = float("nan")
     for cost in diagnostics.costs:  # medians over seeds, measured once each: no interval
         head = heads.get((cost.dataset, cost.task, cost.train_dataset, cost.model))
@@ -368,9 +415,18 @@ def render_csv(rows: list[Row], diagnostics: Diagnostics | None = None) -> str:
     return buffer.getvalue()
 
 
+def board_rows(records: list[RunRecord], predictions: PredictionsReader | None = None,
+               leaked: dict[str, set[str]] | None = None) -> list[Row]:
+    """The rows of every view, plus each clean cell scored again without the records that
+    leak from train (`leaked`: dataset -> ids) where predictions are there to do it."""
+    extra = leak_free_records(current(records), leaked, predictions) if leaked and predictions else []
+    return aggregate(records + extra, predictions)
+
+
 def write(records: list[RunRecord], out_dir: Path,
-          predictions: PredictionsReader | None = None) -> list[Path]:
-    rows = aggregate(records, predictions)
+          predictions: PredictionsReader | None = None,
+          leaked: dict[str, set[str]] | None = None) -> list[Path]:
+    rows = board_rows(records, predictions, leaked)
     diagnostics = diagnose(current(records), predictions)
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "README.md", out_dir / "leaderboard.csv"

@@ -116,6 +116,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
     from mmbench.report import leaderboard as board
     from mmbench.report.compare import store_reader
     from mmbench.report.diagnostics import diagnose
+    from mmbench.report.leak_free import leaked_ids
     from mmbench.runner.store import ResultStore
 
     folder = Path(folder)
@@ -132,7 +133,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
             device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
         results = ResultStore(target)
         records, reader = results.records(), store_reader(results)
-        here = _cells(board.render_csv(board.aggregate(records, reader),
+        here = _cells(board.render_csv(board.board_rows(records, reader, leaked_ids(records)),
                                        diagnose(board.current(records), reader)))
     report = VerifyReport(folder, cells=len(committed))
     for cell, values in committed.items():

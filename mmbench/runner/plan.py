@@ -212,14 +212,20 @@ def plan(suite: Suite, *, models: list[str] | str | None = None,
 
 
 def diagnostic_views(task: str, diagnostics: tuple[str, ...]) -> tuple[str, ...]:
-    """The views a task's evaluations run under: clean, and the permutations when the
-    suite asks for modality reliance and the task can evaluate them."""
+    """The views a task's evaluations run under: clean, and, when the task can evaluate
+    views, the permutations (modality reliance) and the perturbations at every severity
+    (robustness) the suite asks for."""
+    from mmbench.diagnostics.perturb import PERTURBATIONS, SEVERITIES
     from mmbench.diagnostics.views import CLEAN, PERMUTATIONS, view_name
     from mmbench.tasks import TASKS
 
-    if "modality" in diagnostics and getattr(TASKS.get(task), "supports_views", False):
-        return (CLEAN, *(view_name(kind) for kind in PERMUTATIONS))
-    return (CLEAN,)
+    views = [CLEAN]
+    if getattr(TASKS.get(task), "supports_views", False):
+        if "modality" in diagnostics:
+            views += [view_name(kind) for kind in PERMUTATIONS]
+        if "robustness" in diagnostics:
+            views += [view_name(kind, severity=k) for kind in PERTURBATIONS for k in SEVERITIES]
+    return tuple(views)
 
 
 def with_budget(model: ModelSpec, budget: dict[str, Any]) -> ModelSpec:

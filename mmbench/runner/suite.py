@@ -95,10 +95,11 @@ MODEL_KEYS = ("name", "config", "label")
 DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes",
                 "diagnostics")
 UNSEEN_CHOICES = ("error", "wrong")
-# modality: every classifier also scored with images, then texts, permuted within the split
-# (extra evaluate steps of the same fits); calibration: ECE, Brier and NLL, which every
-# classifier reports anyway (listing it changes nothing, and says it is wanted).
-DIAGNOSTICS = ("modality", "calibration")
+# modality: every classifier also scored with images, then texts, permuted within the split;
+# robustness: also scored under each perturbation at each severity (both extra evaluate
+# steps of the same fits); calibration and efficiency: reported by every classifier
+# evaluation anyway (listing them changes nothing, and says they are wanted).
+DIAGNOSTICS = ("modality", "robustness", "calibration", "efficiency")
 
 
 def _close(word: str, known: Iterable[str]) -> str:

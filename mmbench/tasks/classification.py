@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from mmbench.data import DatasetInfo
 from mmbench.diagnostics.efficiency import probe
-from mmbench.diagnostics.views import CLEAN, apply_view
+from mmbench.diagnostics.views import CLEAN, apply_view, batch_transform
 from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.metrics.calibration import CALIBRATION_METRICS, reliability
@@ -31,13 +32,17 @@ from mmbench.tasks.views import has_values, pick_splits_where
 CI_SEED = 0  # fixed so a CI depends only on the predictions
 
 
-def predict(model: Any, split: Any, batch_size: int = 256) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(ids, labels, probabilities) over a split, batch by batch."""
+def predict(model: Any, split: Any, batch_size: int = 256,
+            transform: Callable[[Any], Any] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(ids, labels, probabilities) over a split, batch by batch (each passed through
+    `transform` first, when given: a perturbation view)."""
     image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
     ids: list[str] = []
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     for batch in BatchLoader(split, batch_size=batch_size, image_size=image_size):
+        if transform is not None:
+            batch = transform(batch)
         ids.extend(batch.ids)
         labels.append(batch.labels.numpy())
         probs.append(np.asarray(model.predict_proba(batch), dtype=np.float64))
@@ -140,7 +145,8 @@ class ClassificationTask:
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()
         split = dataset[eval_name]
-        ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)))
+        ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)),
+                                     transform=batch_transform(ctx.view))
         labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
                                                       ctx.unseen_classes)
         keep = labels >= 0  # unlabeled rows cannot be scored
@@ -150,13 +156,16 @@ class ClassificationTask:
         predicted = time.perf_counter()
         metrics = score(labels, probs, self.metric_names(len(names)), clusters)
         metrics.update(self.extra_metrics(labels, probs, clusters, names))
-        # Calibration comes free from the same probabilities: every classifier reports it.
-        metrics.update(score(labels, probs, CALIBRATION_METRICS, clusters))
+        diagnostics: dict[str, Any] = {}
+        if ctx.view == CLEAN:
+            # Calibration comes free from the same probabilities: every classifier reports it,
+            # and its cost; both on the split as it is (a view only needs its scores).
+            metrics.update(score(labels, probs, CALIBRATION_METRICS, clusters))
+            diagnostics["reliability"] = reliability(labels, probs)
         timings = {"fit_s": fitted.fit_s, "predict_s": predicted - started,
                    "score_s": time.perf_counter() - predicted}
         table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
-        diagnostics: dict[str, Any] = {"reliability": reliability(labels, probs)}
-        if ctx.view == CLEAN:  # what the model costs does not depend on the view
+        if ctx.view == CLEAN:
             diagnostics["efficiency"] = probe(fitted.model, self.view(split), rows=len(ids),
                                               predict_s=timings["predict_s"],
                                               device=str(getattr(fitted.model, "device", "cpu")))

@@ -1,0 +1,247 @@
+"""Dataset health: near-duplicate images within and across splits, duplicate texts across
+splits, and how much of the test split has a near-duplicate in train.
+
+Images are compared by a 64-bit perceptual hash (pHash: the signs of the 8x8 lowest
+frequencies of the 2-d DCT of the 32x32 grey image against their median), computed once
+per build and stored beside it (`<dataset>/.health/phash-<fingerprint>.npz`: a dot folder,
+which no split can be named). Two images
+are *candidates* when their hashes differ in at most `HAMMING_THRESHOLD` of 64 bits: a
+blurred, re-encoded or resized copy stays within it. A candidate is *verified* when the
+two 32x32 grey images also correlate at `VERIFY_CORRELATION` or more (Pearson), which
+drops hash collisions of different pictures; identical bytes (sha256) are verified
+without looking. Texts are compared after normalisation: lower case, punctuation and
+surplus spaces removed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HASH_SIZE = 8  # 8x8 DCT coefficients: 64 bits
+GREY_SIZE = 32
+HAMMING_THRESHOLD = 10
+VERIFY_CORRELATION = 0.9
+CHUNK_ROWS = 1024
+CACHE_VERSION = 2  # 2: the grey images are stored too
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def grey(image_bytes: bytes) -> np.ndarray:
+    """The image as a GREY_SIZE x GREY_SIZE grey float array (alpha composited on white)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image_bytes)) as opened:
+        rgba = opened.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        small = canvas.convert("L").resize((GREY_SIZE, GREY_SIZE), Image.Resampling.LANCZOS)
+    return np.asarray(small, dtype=np.float64)
+
+
+def phash(pixels: np.ndarray) -> int:
+    """The 64-bit perceptual hash of a grey GREY_SIZE x GREY_SIZE image."""
+    from scipy.fft import dctn
+
+    low = dctn(pixels, norm="ortho")[:HASH_SIZE, :HASH_SIZE].ravel()
+    bits = low > np.median(low[1:])  # the DC term would dominate the median
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[len(a), len(b)] bit distances between two uint64 hash arrays."""
+    x = np.bitwise_xor(a[:, None], b[None, :])
+    return _POPCOUNT[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1)
+
+
+def normalise_text(text: str) -> str:
+    table = str.maketrans("", "", string.punctuation)
+    return re.sub(r"\s+", " ", text.lower().translate(table)).strip()
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 0 else float(np.allclose(a, b))
+
+
+@dataclass
+class SplitHashes:
+    ids: list[str]
+    hashes: np.ndarray  # uint64 per row with an image (see `has_image`)
+    has_image: np.ndarray  # bool per row
+    sha256: list[str | None]
+    texts: list[str]  # normalised primary text per row ("" when none)
+    greys: np.ndarray  # uint8 [rows, GREY_SIZE, GREY_SIZE]: what a candidate is verified on
+
+
+def _rows(split: Any) -> Iterator[tuple[list[str], list[bytes | None], list[str | None], list[str]]]:
+    from mmbench.loader import first_image_bytes, primary_text
+
+    columns = [c for c in ("id", "images", "text", "question", "hypothesis", "captions") if c in split.column_names]
+    for batch in split.with_format("arrow").select_columns(columns).iter(batch_size=CHUNK_ROWS):
+        ids = batch.column("id").to_pylist()
+        blobs: list[bytes | None] = (first_image_bytes(batch.column("images")) if "images" in columns
+                                     else [None] * len(ids))
+        shas: list[str | None] = [None] * len(ids)
+        if "images" in columns:
+            shas = [imgs[0].get("sha256") if imgs else None for imgs in batch.column("images").to_pylist()]
+        texts_cols = [c for c in columns if c not in ("id", "images")]
+        rows = batch.select(texts_cols).to_pylist() if texts_cols else [{} for _ in ids]
+        yield ids, blobs, shas, [normalise_text(primary_text(row)) for row in rows]
+
+
+def hash_split(split: Any) -> SplitHashes:
+    ids: list[str] = []
+    hashes: list[int] = []
+    has: list[bool] = []
+    shas: list[str | None] = []
+    texts: list[str] = []
+    greys = np.zeros((len(split), GREY_SIZE, GREY_SIZE), dtype=np.uint8)
+    for chunk_ids, blobs, chunk_shas, chunk_texts in _rows(split):
+        for blob in blobs:
+            value = 0
+            if blob is not None:
+                try:
+                    pixels = grey(blob)
+                    value = phash(pixels)
+                    greys[len(hashes)] = np.clip(pixels.round(), 0, 255).astype(np.uint8)
+                except (OSError, ValueError):  # unreadable bytes: no hash, never a match
+                    blob = None
+            hashes.append(value)
+            has.append(blob is not None)
+        ids += chunk_ids
+        shas += chunk_shas
+        texts += chunk_texts
+    return SplitHashes(ids, np.asarray(hashes, dtype=np.uint64), np.asarray(has, dtype=bool), shas, texts,
+                       greys)
+
+
+def _cache_path(folder: Path, fingerprint: str) -> Path:
+    return folder / ".health" / f"phash-v{CACHE_VERSION}-{fingerprint[:16]}.npz"
+
+
+def dataset_hashes(name: str, home: Path | None = None) -> dict[str, SplitHashes]:
+    """Every split's hashes, computed once per build and kept beside it."""
+    import json
+
+    from mmbench import data
+    from mmbench.paths import inside, make_dir
+
+    folder = data.dataset_path(name, home)
+    info = data.info(name, home)
+    cache = _cache_path(folder, info.fingerprint)
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            return {split: SplitHashes(m["ids"], saved[f"{split}__hashes"], saved[f"{split}__has"], m["sha256"],
+                                       m["texts"], saved[f"{split}__greys"]) for split, m in meta.items()}
+    dataset = data.load(name, home)
+    out = {split: hash_split(dataset[split]) for split in dataset}
+    make_dir(cache.parent, folder, "health folder")
+    target = inside(cache, folder, "health file")
+    arrays = ({f"{s}__hashes": h.hashes for s, h in out.items()} | {f"{s}__has": h.has_image for s, h in out.items()}
+              | {f"{s}__greys": h.greys for s, h in out.items()})
+    meta = {s: {"ids": h.ids, "sha256": h.sha256, "texts": h.texts} for s, h in out.items()}
+    partial = target.with_name(target.name + ".partial.npz")
+    arrays["meta"] = np.asarray(json.dumps(meta))
+    np.savez(partial, allow_pickle=False, **arrays)
+    partial.replace(target)
+    return out
+
+
+@dataclass
+class Pair:
+    a: int  # row in the first split
+    b: int  # row in the second split
+    distance: int
+    identical: bool
+
+
+@dataclass
+class Health:
+    name: str
+    splits: dict[str, int]
+    # (split, split) -> verified near-duplicate pairs (within a split: a < b)
+    pairs: dict[tuple[str, str], list[Pair]] = field(default_factory=dict)
+    candidates: dict[tuple[str, str], int] = field(default_factory=dict)  # before verification
+    duplicate_texts: dict[tuple[str, str], int] = field(default_factory=dict)  # rows of the second split
+    leaked: dict[str, list[str]] = field(default_factory=dict)  # eval split -> ids with a train near-duplicate
+
+    def leaked_share(self, split: str) -> float:
+        return len(self.leaked.get(split, [])) / max(1, self.splits.get(split, 0))
+
+
+def _verified(a: SplitHashes, b: SplitHashes, i: int, j: int) -> bool:
+    if a.sha256[i] is not None and a.sha256[i] == b.sha256[j]:
+        return True
+    return correlation(a.greys[i].astype(np.float64), b.greys[j].astype(np.float64)) >= VERIFY_CORRELATION
+
+
+def near_duplicates(a: SplitHashes, b: SplitHashes, *, same: bool,
+                    threshold: int = HAMMING_THRESHOLD) -> tuple[list[Pair], int]:
+    """(verified pairs, candidate count) of images of `a` and `b` within `threshold` bits."""
+    rows_a, rows_b = np.flatnonzero(a.has_image), np.flatnonzero(b.has_image)
+    pairs, candidates = [], 0
+    for start in range(0, len(rows_a), CHUNK_ROWS):
+        chunk = rows_a[start:start + CHUNK_ROWS]
+        close = np.argwhere(hamming(a.hashes[chunk], b.hashes[rows_b]) <= threshold)
+        for ci, cj in close:
+            i, j = int(chunk[ci]), int(rows_b[cj])
+            if same and i >= j:
+                continue
+            candidates += 1
+            if _verified(a, b, i, j):
+                distance = int(hamming(a.hashes[i:i + 1], b.hashes[j:j + 1])[0, 0])
+                identical = a.sha256[i] is not None and a.sha256[i] == b.sha256[j]
+                pairs.append(Pair(i, j, distance, identical))
+    return pairs, candidates
+
+
+TRAIN = "train"
+
+
+def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRESHOLD) -> Health:
+    """Near-duplicates within every split and between train and every other split; duplicate
+    texts between train and the others; the ids of each other split that leak from train."""
+    hashes = dataset_hashes(name, home)
+    out = Health(name, {s: len(h.ids) for s, h in hashes.items()})
+    names = list(hashes)
+    for split in names:
+        found, seen = near_duplicates(hashes[split], hashes[split], same=True, threshold=threshold)
+        out.pairs[(split, split)], out.candidates[(split, split)] = found, seen
+    if TRAIN not in hashes:
+        return out
+    train_texts = {t for t in hashes[TRAIN].texts if t}
+    for split in (s for s in names if s != TRAIN):
+        found, seen = near_duplicates(hashes[TRAIN], hashes[split], same=False, threshold=threshold)
+        out.pairs[(TRAIN, split)], out.candidates[(TRAIN, split)] = found, seen
+        out.duplicate_texts[(TRAIN, split)] = sum(1 for t in hashes[split].texts if t and t in train_texts)
+        out.leaked[split] = sorted({hashes[split].ids[p.b] for p in found})
+    return out
+
+
+def render_health(report: Health) -> str:
+    """The card's section on dataset health."""
+    lines = ["## Health and leakage", "",
+             f"Near-duplicate images: perceptual hash within {HAMMING_THRESHOLD} of 64 bits, verified by a "
+             f"grey-image correlation of at least {VERIFY_CORRELATION} (identical bytes count as verified); "
+             "texts compared after lower-casing and removing punctuation (`mmbench/diagnostics/leakage.py`).",
+             "", "| splits | candidate pairs | verified near-duplicates | of them identical | duplicate texts |",
+             "|---|---:|---:|---:|---:|"]
+    for (a, b), pairs in report.pairs.items():
+        texts = report.duplicate_texts.get((a, b))
+        lines.append(f"| {a} – {b} | {report.candidates[(a, b)]} | {len(pairs)} | "
+                     f"{sum(p.identical for p in pairs)} | {'–' if texts is None else texts} |")
+    lines.append("")
+    for split, ids in report.leaked.items():
+        lines.append(f"- `{split}`: {len(ids)} of {report.splits[split]} records "
+                     f"({100 * report.leaked_share(split):.1f}%) have a near-duplicate image in `train`.")
+    return "\n".join(lines) + "\n"
