@@ -31,6 +31,7 @@ HAMMING_THRESHOLD = 10
 VERIFY_CORRELATION = 0.9
 CHUNK_ROWS = 1024
 CACHE_VERSION = 2  # 2: the grey images are stored too
+PAIRS_AT_ONCE = 1 << 22
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -190,18 +191,19 @@ def near_duplicates(a: SplitHashes, b: SplitHashes, *, same: bool,
     """(verified pairs, candidate count) of images of `a` and `b` within `threshold` bits."""
     rows_a, rows_b = np.flatnonzero(a.has_image), np.flatnonzero(b.has_image)
     pairs, candidates = [], 0
-    for start in range(0, len(rows_a), CHUNK_ROWS):
-        chunk = rows_a[start:start + CHUNK_ROWS]
-        close = np.argwhere(hamming(a.hashes[chunk], b.hashes[rows_b]) <= threshold)
-        for ci, cj in close:
+    # About 4M hash pairs at a time (~100 MB of temporaries), however large the splits.
+    step = max(1, min(CHUNK_ROWS, PAIRS_AT_ONCE // max(1, len(rows_b))))
+    for start in range(0, len(rows_a), step):
+        chunk = rows_a[start:start + step]
+        distances = hamming(a.hashes[chunk], b.hashes[rows_b])
+        for ci, cj in np.argwhere(distances <= threshold):
             i, j = int(chunk[ci]), int(rows_b[cj])
             if same and i >= j:
                 continue
             candidates += 1
             if _verified(a, b, i, j):
-                distance = int(hamming(a.hashes[i:i + 1], b.hashes[j:j + 1])[0, 0])
                 identical = a.sha256[i] is not None and a.sha256[i] == b.sha256[j]
-                pairs.append(Pair(i, j, distance, identical))
+                pairs.append(Pair(i, j, int(distances[ci, cj]), identical))
     return pairs, candidates
 
 

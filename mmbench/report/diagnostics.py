@@ -138,8 +138,14 @@ def _seed_drop(metric: Any, task: str, clean: Any, permuted: Any) -> Estimate | 
     return Estimate(test.delta, test.ci_low, test.ci_high)
 
 
-def reliance(records: list[RunRecord], read: PredictionsReader) -> list[Reliance]:
-    """One Reliance per model and permuted view that has its clean evaluations beside it."""
+SeedStatistic = Callable[[Any, str, Any, Any], Estimate | None]  # (metric, task, clean, view)
+
+
+def _against_clean(records: list[RunRecord], read: PredictionsReader, wanted: Callable[[str], bool],
+                   per_seed: SeedStatistic) -> list[tuple[RunRecord, str, str, Any]]:
+    """For each model and view that `wanted` picks, with its clean evaluations beside it:
+    (first clean record, view, primary metric, `per_seed` of each shared seed pooled as the
+    leaderboard pools seeds)."""
     from mmbench.metrics import METRICS
 
     by_view: dict[tuple[Any, ...], dict[str, dict[int, RunRecord]]] = defaultdict(lambda: defaultdict(dict))
@@ -149,27 +155,27 @@ def reliance(records: list[RunRecord], read: PredictionsReader) -> list[Reliance
     for group, views in sorted(by_view.items(), key=lambda kv: str(kv[0])):
         clean = views.get("clean", {})
         for view, runs in sorted(views.items()):
-            if _kind(view) not in PERMUTATIONS:
-                continue
-            seeds = sorted(set(runs) & set(clean))
-            if not seeds:
-                continue
-            metric_name = _primary(clean[seeds[0]])
+            seeds = sorted(set(runs) & set(clean)) if view != "clean" and wanted(view) else []
+            metric_name = _primary(clean[seeds[0]]) if seeds else ""
             if metric_name not in METRICS:
                 continue
-            drops = []
+            estimates = []
             for seed in seeds:
                 a, b = read(clean[seed]), read(runs[seed])
-                drop = None if a is None or b is None else _seed_drop(METRICS.get(metric_name), group[1], a, b)
-                if drop is not None:
-                    drops.append(drop)
-            if not drops:
-                continue
-            pooled = pool_seeds(drops)
-            first = clean[seeds[0]]
-            out.append(Reliance(first.dataset, first.task, first.trained_on, first.model, view, metric_name,
-                                pooled.mean, pooled.ci_low, pooled.ci_high, pooled.seeds, first.n))
+                estimate = None if a is None or b is None else per_seed(METRICS.get(metric_name), group[1], a, b)
+                if estimate is not None:
+                    estimates.append(estimate)
+            if estimates:
+                out.append((clean[seeds[0]], view, metric_name, pool_seeds(estimates)))
     return out
+
+
+def reliance(records: list[RunRecord], read: PredictionsReader) -> list[Reliance]:
+    """One Reliance per model and permuted view that has its clean evaluations beside it."""
+    return [Reliance(first.dataset, first.task, first.trained_on, first.model, view, metric, pooled.mean,
+                     pooled.ci_low, pooled.ci_high, pooled.seeds, first.n)
+            for first, view, metric, pooled in _against_clean(records, read, lambda v: _kind(v) in PERMUTATIONS,
+                                                               _seed_drop)]
 
 
 def _seed_ratio(metric: Any, task: str, clean: Any, perturbed: Any) -> Estimate | None:
@@ -198,33 +204,11 @@ def _seed_ratio(metric: Any, task: str, clean: Any, perturbed: Any) -> Estimate 
 
 def robustness(records: list[RunRecord], read: PredictionsReader) -> list[Robustness]:
     """One Robustness per model and perturbation view with its clean evaluations beside it."""
-    from mmbench.metrics import METRICS
-
-    by_view: dict[tuple[Any, ...], dict[str, dict[int, RunRecord]]] = defaultdict(lambda: defaultdict(dict))
-    for r in records:
-        by_view[_group(r)][r.view][r.seed] = r
-    out = []
-    for group, views in sorted(by_view.items(), key=lambda kv: str(kv[0])):
-        clean = views.get("clean", {})
-        for view, runs in sorted(views.items()):
-            if view == "clean" or _kind(view) in PERMUTATIONS:
-                continue
-            seeds = sorted(set(runs) & set(clean))
-            metric_name = _primary(clean[seeds[0]]) if seeds else ""
-            if metric_name not in METRICS:
-                continue
-            ratios = []
-            for seed in seeds:
-                a, b = read(clean[seed]), read(runs[seed])
-                ratio = None if a is None or b is None else _seed_ratio(METRICS.get(metric_name), group[1], a, b)
-                if ratio is not None:
-                    ratios.append(ratio)
-            if ratios:
-                pooled = pool_seeds(ratios)
-                first = clean[seeds[0]]
-                out.append(Robustness(first.dataset, first.task, first.trained_on, first.model, view, metric_name,
-                                      pooled.mean, pooled.ci_low, pooled.ci_high, pooled.seeds))
-    return out
+    return [Robustness(first.dataset, first.task, first.trained_on, first.model, view, metric, pooled.mean,
+                       pooled.ci_low, pooled.ci_high, pooled.seeds)
+            for first, view, metric, pooled in _against_clean(records, read,
+                                                               lambda v: _kind(v) not in PERMUTATIONS,
+                                                               _seed_ratio)]
 
 
 def multimodal_gain(records: list[RunRecord], read: PredictionsReader) -> list[Gain]:
