@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,8 @@ class Runs:
 
     seeds: list[int]
     inputs: list[Inputs]
+    # metric name -> per-seed values on these rows: a model meets every other in `pairwise`
+    seed_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -145,9 +147,12 @@ def _binary(values: np.ndarray) -> bool:
 
 def seed_values(metric: Metric, runs: Runs) -> np.ndarray:
     """[seeds] the metric of each seed on the aligned rows."""
-    if metric.per_sample is not None:
-        return per_sample(metric, runs).mean(axis=1)
-    return np.array([metric.fn(t, s) for t, s in runs.inputs], dtype=np.float64)
+    if metric.name not in runs.seed_cache:
+        if metric.per_sample is not None:
+            runs.seed_cache[metric.name] = per_sample(metric, runs).mean(axis=1)
+        else:
+            runs.seed_cache[metric.name] = np.array([metric.fn(t, s) for t, s in runs.inputs], dtype=np.float64)
+    return runs.seed_cache[metric.name]
 
 
 def paired_test(metric: Metric, a: Runs, b: Runs, *, clusters: np.ndarray | None = None,

@@ -158,7 +158,8 @@ def test_the_leaderboard_scores_again_without_the_leaked_records(corpus: tuple[P
     section = markdown.split("## Without train near-duplicates")[1]
     assert "n = 10 of 13 records" in section and "| majority |" in section
     rows = list(csv.DictReader((tmp_path / "board" / "leaderboard.csv").open()))
-    free = [r for r in rows if r["view"] == "without-train-near-duplicates" and r["metric"] == "accuracy"]
+    free = [r for r in rows if r["view"] == "without-train-near-duplicates"]
+    assert {r["metric"] for r in free} == {"accuracy"}  # the ranking metric only
     assert {r["model"] for r in free} == {"majority", "image-only"} and all(r["n"] == "10" for r in free)
     # majority answers the train's commoner class "a" (15 of 30 each: the first, "a"); the
     # three leaked copies are all "a", so leaving them out moves its accuracy from 3/13 to 0/10

@@ -170,3 +170,16 @@ def test_a_clear_difference_survives_the_seed_treatment() -> None:
     b = [(rng.random(500) < 0.85).astype(float) for _ in range(3)]
     test = paired_test(METRICS.get("accuracy"), _runs(*a), _runs(*b), n_boot=400)
     assert test.test == SEED_TEST and test.ci_low > 0 and test.p_value < 0.01
+
+
+def test_the_same_draws_are_handed_out_again_and_cannot_be_changed() -> None:
+    from mmbench.stats import resample
+
+    clusters = np.repeat(np.arange(20), 3).astype(str)
+    for kwargs in ({}, {"clusters": clusters}):
+        first, again = resample(60, 5, 100, **kwargs), resample(60, 5, 100, **kwargs)
+        assert first is again
+        array = first if isinstance(first, np.ndarray) else first[0]
+        with pytest.raises(ValueError):
+            array[0] = 1
+    assert not np.array_equal(resample(60, 5, 100), resample(60, 6, 100))

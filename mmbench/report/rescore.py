@@ -59,8 +59,9 @@ def _same(a: Any, b: Any, tol: float = 1e-9) -> bool:
     return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol
 
 
-def score_record(record: RunRecord, table: Any) -> dict[str, dict[str, Any]]:
-    """The record's metrics recomputed from its predictions table.
+def score_record(record: RunRecord, table: Any, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The record's metrics recomputed from its predictions table (`only`: just those, and
+    none of the others).
 
     A task class may define `score_table(table, metric_names) -> {name: Estimate}`;
     otherwise each registered metric is bootstrapped the way the tasks do it.
@@ -70,7 +71,7 @@ def score_record(record: RunRecord, table: Any) -> dict[str, dict[str, Any]]:
     from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
     from mmbench.tasks import TASKS
 
-    names = [m for m in record.metrics if m in METRICS]
+    names = [m for m in (only if only is not None else record.metrics) if m in METRICS]
     hook = getattr(TASKS.get(record.task), "score_table", None) if record.task in TASKS else None
     if hook is not None:
         estimates: dict[str, Estimate] = hook(table, tuple(names))
@@ -86,8 +87,11 @@ def score_record(record: RunRecord, table: Any) -> dict[str, dict[str, Any]]:
             else:
                 estimates[name] = bootstrap_metric(metric.fn, targets, scores, seed=CI_SEED,
                                                    resampled=metric.resampled, clusters=clusters)
-    out = dict(record.metrics)  # a metric no longer registered keeps its recorded value
+    # A metric no longer registered keeps its recorded value (unless `only` leaves it out).
+    out = dict(record.metrics) if only is None else {}
     for name, est in estimates.items():
+        if only is not None and name not in only:
+            continue
         out[name] = {**record.metrics.get(name, {}), **est.to_dict(),
                      "higher_is_better": METRICS.get(name).higher_is_better}
     return out
