@@ -154,3 +154,18 @@ def test_multilabel_mode_with_a_registered_baseline(isolated_home: Path) -> None
     assert out.metrics["mean_average_precision"].value == pytest.approx(4 / 9)
     for est in out.metrics.values():
         assert est.ci_low <= est.value <= est.ci_high
+
+
+def test_multilabel_mode_evaluates_under_a_diagnostic_view(isolated_home: Path) -> None:
+    from mmbench.tasks.base import EvalContext
+
+    dataset, meta = _dataset(isolated_home)
+    task = TASKS.get("classification")()
+    model = KeywordModel()
+    clean = fit_and_evaluate(task, model, dataset, meta, seed=0)
+    permuted = fit_and_evaluate(task, model, dataset, meta, seed=0,
+                                ctx=EvalContext(0, view="permute-texts:seed=0"))
+    # The keyword model reads only the text: with the texts of other records its ranking breaks.
+    assert clean.metrics["mean_average_precision"].value == pytest.approx(1.0)
+    assert permuted.metrics["mean_average_precision"].value < 1.0
+    assert permuted.predictions.column("id").to_pylist() == clean.predictions.column("id").to_pylist()

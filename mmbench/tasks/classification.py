@@ -92,7 +92,7 @@ class ClassificationTask:
     name: ClassVar[str] = "classification"
     primary_metric: str = "accuracy"  # multi-label mode sets mean_average_precision
     capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (TRAINED_CLASSIFIER,)
-    # Evaluates under the permuted views (mmbench.diagnostics.views) for modality reliance.
+    # Evaluates under diagnostic views (mmbench.diagnostics.views): permutations, perturbations.
     supports_views: ClassVar[bool] = True
 
     def metric_names(self, num_classes: int) -> tuple[str, ...]:
@@ -140,7 +140,7 @@ class ClassificationTask:
 
         if is_multilabel(dataset):
             self.primary_metric = "mean_average_precision"
-            return evaluate_multilabel(fitted, dataset, info, view=self.view)
+            return evaluate_multilabel(fitted, dataset, info, view=self.view, eval_view=ctx.view)
         class_names = self._class_names(info)
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()

@@ -90,7 +90,11 @@ def multilabel_training(dataset: Any, info: DatasetInfo, view: Callable[[Any], A
 
 
 def evaluate_multilabel(fitted: Fitted, dataset: Any, info: DatasetInfo, *,
-                        view: Callable[[Any], Any]) -> TaskOutput:
+                        view: Callable[[Any], Any], eval_view: str = "clean") -> TaskOutput:
+    """Score a multi-label classifier; `eval_view` is the diagnostic view the evaluation
+    shows the model (`mmbench.diagnostics.views`), applied before the task's own `view`."""
+    from mmbench.diagnostics.views import apply_view, batch_transform
+
     _, _, eval_name = pick_splits_where(dataset, has_nonempty_list("labels"), need_train=False)
     width = num_classes(dataset, info)
     names = list(info.class_names) if info.class_names else [str(c) for c in range(width)]
@@ -99,7 +103,7 @@ def evaluate_multilabel(fitted: Fitted, dataset: Any, info: DatasetInfo, *,
                         "the evaluation corpus's classes differ")
     started = time.perf_counter()
     split = dataset[eval_name]
-    ids, _, probs = predict(fitted.model, view(split))
+    ids, _, probs = predict(fitted.model, view(apply_view(split, eval_view)), transform=batch_transform(eval_view))
     keep = _lengths(split) > 0
     k_mean = float(fitted.extra["mean_labels_per_record"])
     scores = np.clip(probs[keep] * k_mean, 0.0, 1.0)
