@@ -103,6 +103,10 @@ def test_altered_copies_of_train_images_are_found_and_others_are_not(corpus: tup
     stored = list((data.dataset_path("leaky") / ".health").glob("phash-*.npz"))
     assert len(stored) == 1
     assert health("leaky").leaked == report.leaked
+    # a damaged store of hashes is computed again and rewritten, never a traceback
+    stored[0].write_bytes(b"not an npz file")
+    assert health("leaky").leaked == report.leaked
+    assert stored[0].read_bytes()[:2] == b"PK" and len(list(stored[0].parent.iterdir())) == 1
 
 
 def test_texts_are_compared_after_normalisation() -> None:

@@ -129,32 +129,58 @@ def _cache_path(folder: Path, fingerprint: str) -> Path:
     return folder / ".health" / f"phash-v{CACHE_VERSION}-{fingerprint[:16]}.npz"
 
 
-def dataset_hashes(name: str, home: Path | None = None) -> dict[str, SplitHashes]:
-    """Every split's hashes, computed once per build and kept beside it."""
+def _read_cache(cache: Path) -> dict[str, SplitHashes] | None:
+    """The stored hashes, or None when there are none or they cannot be read (then they are
+    computed again and the file rewritten)."""
     import json
+    import zipfile
 
-    from mmbench import data
-    from mmbench.paths import inside, make_dir
-
-    folder = data.dataset_path(name, home)
-    info = data.info(name, home)
-    cache = _cache_path(folder, info.fingerprint)
-    if cache.is_file():
+    if not cache.is_file():
+        return None
+    try:
         with np.load(cache, allow_pickle=False) as saved:
             meta = json.loads(str(saved["meta"]))
             return {split: SplitHashes(m["ids"], saved[f"{split}__hashes"], saved[f"{split}__has"], m["sha256"],
                                        m["texts"], saved[f"{split}__greys"]) for split, m in meta.items()}
-    dataset = data.load(name, home)
-    out = {split: hash_split(dataset[split]) for split in dataset}
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return None
+
+
+def _write_cache(cache: Path, folder: Path, out: dict[str, SplitHashes]) -> None:
+    """Store the hashes whole or not at all, inside the dataset's folder."""
+    import json
+    import os
+
+    from mmbench.paths import inside, make_dir, remove_file
+    from mmbench.runner.store import open_temp
+
     make_dir(cache.parent, folder, "health folder")
     target = inside(cache, folder, "health file")
     arrays = ({f"{s}__hashes": h.hashes for s, h in out.items()} | {f"{s}__has": h.has_image for s, h in out.items()}
               | {f"{s}__greys": h.greys for s, h in out.items()})
-    meta = {s: {"ids": h.ids, "sha256": h.sha256, "texts": h.texts} for s, h in out.items()}
-    partial = target.with_name(target.name + ".partial.npz")
-    arrays["meta"] = np.asarray(json.dumps(meta))
-    np.savez(partial, allow_pickle=False, **arrays)
-    partial.replace(target)
+    arrays["meta"] = np.asarray(json.dumps({s: {"ids": h.ids, "sha256": h.sha256, "texts": h.texts}
+                                            for s, h in out.items()}))
+    fd, tmp = open_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **arrays)
+        os.replace(tmp, target)
+    finally:
+        remove_file(tmp, folder, "temporary file")
+
+
+def dataset_hashes(name: str, home: Path | None = None) -> dict[str, SplitHashes]:
+    """Every split's hashes, computed once per build and kept beside it."""
+    from mmbench import data
+
+    folder = data.dataset_path(name, home)
+    cache = _cache_path(folder, data.info(name, home).fingerprint)
+    stored = _read_cache(cache)
+    if stored is not None:
+        return stored
+    dataset = data.load(name, home)
+    out = {split: hash_split(dataset[split]) for split in dataset}
+    _write_cache(cache, folder, out)
     return out
 
 

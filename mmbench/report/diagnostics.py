@@ -31,10 +31,20 @@ TableKey = tuple[str, str, str]  # (dataset, task, training corpus)
 
 
 @dataclass(frozen=True)
-class Reliance:
+class OnTable:
+    """What every diagnostic row says first: the leaderboard table it belongs to."""
+
     dataset: str
     task: str
-    train_dataset: str
+    train_dataset: str  # the training corpus; `dataset` itself when in-distribution
+
+    @property
+    def table(self) -> TableKey:
+        return (self.dataset, self.task, self.train_dataset)
+
+
+@dataclass(frozen=True)
+class Reliance(OnTable):
     model: str
     view: str  # the permuted view
     metric: str  # the primary metric whose drop this is
@@ -44,18 +54,11 @@ class Reliance:
     seeds: int
     n: int
 
-    @property
-    def table(self) -> TableKey:
-        return (self.dataset, self.task, self.train_dataset)
-
 
 @dataclass(frozen=True)
-class Robustness:
+class Robustness(OnTable):
     """A model's relative robustness under one perturbation view: perturbed / clean."""
 
-    dataset: str
-    task: str
-    train_dataset: str
     model: str
     view: str
     metric: str
@@ -63,10 +66,6 @@ class Robustness:
     ci_low: float
     ci_high: float
     seeds: int
-
-    @property
-    def table(self) -> TableKey:
-        return (self.dataset, self.task, self.train_dataset)
 
     @property
     def perturbation(self) -> str:
@@ -80,10 +79,7 @@ class Robustness:
 
 
 @dataclass(frozen=True)
-class Gain:
-    dataset: str
-    task: str
-    train_dataset: str
+class Gain(OnTable):
     metric: str
     multimodal: str  # the best model that reads images and texts
     unimodal: str  # the best model that reads one of them
@@ -91,10 +87,6 @@ class Gain:
     ci_low: float
     ci_high: float
     p_value: float
-
-    @property
-    def table(self) -> TableKey:
-        return (self.dataset, self.task, self.train_dataset)
 
 
 @dataclass
@@ -301,12 +293,9 @@ def render_modality(diagnostics: Diagnostics) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Cost:
+class Cost(OnTable):
     """One model's cost on one table (clean view), medians over its seeds."""
 
-    dataset: str
-    task: str
-    train_dataset: str
     model: str
     score: float  # the primary metric's seed mean
     metric: str
@@ -320,10 +309,6 @@ class Cost:
     peak_rss_mb: float | None
     device: str
     seeds: int
-
-    @property
-    def table(self) -> TableKey:
-        return (self.dataset, self.task, self.train_dataset)
 
 
 COST_FIGURES = ("flops_per_sample", "latency_sample_p50_ms", "latency_sample_p95_ms", "throughput_per_s",
