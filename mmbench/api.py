@@ -78,21 +78,25 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard",
                       run_options: dict[str, Any] | None = None) -> list[Path]:
-    """Write README.md and leaderboard.csv for every record in the store, and with
-    `run_options` (the suite and options of the run that filled it) suite.json, which
-    `mmbench verify` reads."""
+    """Write README.md, leaderboard.csv and the static site (index.html and its pages, see
+    `mmbench.report.site`) for every record in the store, and with `run_options` (the suite
+    and options of the run that filled it) suite.json, which `mmbench verify` reads."""
     from mmbench.home import default_store
     from mmbench.report import leaderboard as board  # the module, not this function
     from mmbench.report.compare import store_reader
+    from mmbench.report.history import history, runs
     from mmbench.report.leak_free import leaked_ids
+    from mmbench.report.site.write import dataset_card, write_site
     from mmbench.runner.store import ResultStore
 
     result_store = ResultStore(store or default_store())
     records = result_store.records()
     if not records:
         raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")
-    written = board.write(records, Path(out), predictions=store_reader(result_store),
-                          leaked=leaked_ids(records))
+    read = store_reader(result_store)
+    built = board.build(records, read, leaked_ids(records))
+    written = board.write_board(built, Path(out))
+    written += write_site(built, Path(out), runs(records), history(records, read), dataset_card)
     if run_options is not None:
         from mmbench.report.verify import write_run_options
 

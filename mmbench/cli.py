@@ -10,6 +10,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 LIST_KINDS = ("datasets", "models", "tasks", "suites", "adapters", "metrics")
@@ -65,9 +66,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = {"suite": args.suite, "models": _csv(args.models), "datasets": _csv(args.datasets),
                    "seeds": args.seeds, "limit": args.limit, "threads": args.threads,
                    "device": args.device, "portable": args.portable}
-        for path in write_leaderboard(args.store, args.leaderboard_dir, run_options=options):
-            print(f"wrote {path}")
+        _written(write_leaderboard(args.store, args.leaderboard_dir, run_options=options))
     return 0
+
+
+def _written(paths: list[Path]) -> None:
+    """The files written, the site's pages counted rather than listed."""
+    pages = [p for p in paths if p.suffix in (".html", ".css", ".js")]
+    for path in paths:
+        if path not in pages:
+            print(f"wrote {path}")
+    index = next((p for p in pages if p.name == "index.html" and p.parent == paths[0].parent), None)
+    if pages:
+        print(f"wrote the site: {len(pages)} files" + (f", open {index}" if index else ""))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -87,8 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from mmbench.api import write_leaderboard
 
-    for path in write_leaderboard(args.store, args.out):
-        print(f"wrote {path}")
+    _written(write_leaderboard(args.store, args.out))
     return 0
 
 
@@ -294,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no per-step lines")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("leaderboard", help="write README.md and leaderboard.csv from the store")
+    p = sub.add_parser("leaderboard", help="write README.md, leaderboard.csv and the site (index.html) from the store")
     p.add_argument("--store", help="result store folder (default: $MMBENCH_HOME/results)")
     p.add_argument("--out", default="leaderboard", help="output folder")
     p.set_defaults(func=cmd_leaderboard)

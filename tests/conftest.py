@@ -59,3 +59,38 @@ def tiny_batch(tiny_shapes: Any) -> Any:
     from mmbench.loader import BatchLoader
 
     return next(iter(BatchLoader(tiny_shapes["test"], batch_size=16, image_size=32)))
+
+
+@pytest.fixture(scope="session")
+def site_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(dataset home, store) of a small real run with every diagnostic, for the site's tests:
+    three models on a 120-record slice of shapes, two seeds, one epoch."""
+    import json
+
+    import mmbench
+
+    tmp = tmp_path_factory.mktemp("site-run")
+    suite = tmp / "site.yaml"
+    suite.write_text(json.dumps({"name": "site", "seeds": 2, "models": ["text-only", "image-only", "concat-fusion"],
+                                 "datasets": ["shapes"], "train": {"shapes": {"epochs": 1, "min_epochs": 1}},
+                                 "diagnostics": ["modality", "robustness", "calibration", "efficiency"]}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MMBENCH_HOME", str(tmp / "home"))
+        mmbench.run(str(suite), store=tmp / "store", limit=120)
+    return tmp / "home", tmp / "store"
+
+
+@pytest.fixture(scope="session")
+def site_board(site_run: tuple[Path, Path]) -> Any:
+    """(board, records, predictions reader) of `site_run`, with HTML probes as user strings."""
+    from tests.site_fixtures import make_board
+
+    return make_board(site_run)
+
+
+@pytest.fixture(scope="session")
+def site(site_board: Any, site_run: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The leaderboard folder (Markdown, CSV and site) written from `site_board`."""
+    from tests.site_fixtures import make_site
+
+    return make_site(site_board, site_run, tmp_path_factory.mktemp("site") / "leaderboard")

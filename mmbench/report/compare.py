@@ -243,7 +243,12 @@ def compare(a: str | Path, b: str | Path, *, force: bool = False, seed: int = 0,
     Holm-corrected over all rows. Where a side has several seeds their spread joins as on the
     leaderboard (`paired.paired_test`: a Student t term per side; the seeds of the two sides
     are not paired, even when their numbers match, as a seed need not train alike on both)."""
-    sa, sb = open_source(a), open_source(b)
+    return compare_sources(open_source(a), open_source(b), force=force, seed=seed, n_boot=n_boot)
+
+
+def compare_sources(sa: Source, sb: Source, *, force: bool = False, seed: int = 0,
+                    n_boot: int = N_BOOTSTRAP) -> Comparison:
+    """`compare` on two opened sources (e.g. two runs of one store, `report.history`)."""
     warnings = _check_fingerprints(sa, sb, force)
     ga, gb = _group(sa.records), _group(sb.records)
     for side, only in (("A", ga.keys() - gb.keys()), ("B", gb.keys() - ga.keys())):

@@ -164,7 +164,7 @@ def _with_tests(rows: list[Row], groups: dict[Any, list[RunRecord]], read: Predi
             higher = next(iter(mine.values())).higher_is_better
             pairs = pairwise(METRICS.get(metric), aligned)
             intervals = rank_intervals(sorted(mine), pairs, higher)
-            best = _ranked({m: {metric: row} for m, row in mine.items()}, metric)[0]
+            best = ranked({m: {metric: row} for m, row in mine.items()}, metric)[0]
             tied = ties_with(best, pairs)
             used = ", ".join(sorted({p.test.test for p in pairs}))
             for model in mine:
@@ -191,7 +191,7 @@ def _cell(row: Row) -> str:
     return f"{row.value:.3f} ± {half:.3f}" + (SPREAD_MARK if row.seed_spread_dominates else "")
 
 
-def _ranked(cells: dict[str, dict[str, Row]], primary: str) -> list[str]:
+def ranked(cells: dict[str, dict[str, Row]], primary: str) -> list[str]:
     """Models best-first by the primary metric; a model without it goes last."""
     sign = 1 if next(iter(cells.values()))[primary].higher_is_better else -1
 
@@ -203,7 +203,7 @@ def _ranked(cells: dict[str, dict[str, Row]], primary: str) -> list[str]:
     return sorted(cells, key=key)
 
 
-def _table_order(table: TableKey) -> tuple[str, str, bool, str]:
+def table_order(table: TableKey) -> tuple[str, str, bool, str]:
     """By dataset and task; an in-distribution table before the transfer tables onto it."""
     dataset, task, trained_on = table
     return (dataset, task, trained_on != dataset, trained_on)
@@ -255,13 +255,13 @@ def render_markdown(rows: list[Row], diagnostics: Diagnostics | None = None) -> 
         out += ["A table titled *trained on X* holds models fitted on corpus X and evaluated on "
                 "another (transfer); every other table is in-distribution. Transfer and "
                 "in-distribution rows are never ranked together.", ""]
-    for _table, table_rows in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
+    for _table, table_rows in sorted(by_table.items(), key=lambda kv: table_order(kv[0])):
         metrics = list(dict.fromkeys(r.metric for r in table_rows))
         primary = metrics[0]
         cells: dict[str, dict[str, Row]] = defaultdict(dict)
         for r in table_rows:
             cells[r.model][r.metric] = r
-        models = _ranked(cells, primary)
+        models = ranked(cells, primary)
         first = table_rows[0]
         title, trained = _title(first)
         out += [title, "",
@@ -273,7 +273,7 @@ def render_markdown(rows: list[Row], diagnostics: Diagnostics | None = None) -> 
             row_cells = [_cell(cells[model][m]) if m in cells[model] else "–" for m in metrics]
             head = cells[model][primary]
             out.append(f"| {rank} | {model} | " + " | ".join(row_cells) + f" | {head.seeds} | "
-                       f"{_rank_range(head)} | {_tie(head, rank)} |")
+                       f"{rank_range(head)} | {_tie(head, rank)} |")
         tests = cells[models[0]][primary].tests
         out += [f"\nPaired tests on {primary}: {tests}." if tests else
                 "\nNo paired tests (needs stored predictions of at least two models).", ""]
@@ -302,7 +302,7 @@ def render_leak_free(rows: list[Row]) -> list[str]:
     for r in mine:
         if r.metric == primary.get(r.table, r.metric):
             by_table[r.table].append(r)
-    for table, table_rows in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
+    for table, table_rows in sorted(by_table.items(), key=lambda kv: table_order(kv[0])):
         first = table_rows[0]
         title, _ = _title(first)
         clean = {r.model: r for r in rows if r.table == table and r.view == CLEAN and r.metric == first.metric}
@@ -335,7 +335,7 @@ def render_calibration(rows: list[Row]) -> list[str]:
     by_table: dict[TableKey, dict[str, dict[str, Row]]] = defaultdict(lambda: defaultdict(dict))
     for r in mine:
         by_table[r.table][r.model][r.metric] = r
-    for table, cells in sorted(by_table.items(), key=lambda kv: _table_order(kv[0])):
+    for table, cells in sorted(by_table.items(), key=lambda kv: table_order(kv[0])):
         dataset, task, trained_on = table
         metrics = sorted({m for per_model in cells.values() for m in per_model},
                          key=lambda m: (m != "ece", m))
@@ -349,7 +349,7 @@ def render_calibration(rows: list[Row]) -> list[str]:
     return out
 
 
-def _rank_range(row: Row) -> str:
+def rank_range(row: Row) -> str:
     if row.rank_low is None:
         return "–"
     return str(row.rank_low) if row.rank_low == row.rank_high else f"{row.rank_low}–{row.rank_high}"
@@ -423,19 +423,36 @@ def board_rows(records: list[RunRecord], predictions: PredictionsReader | None =
     return aggregate(records + extra, predictions)
 
 
+@dataclass(frozen=True)
+class Board:
+    """Everything a leaderboard shows, computed once for the Markdown, the CSV and the site."""
+
+    rows: list[Row]
+    diagnostics: Diagnostics
+    records: list[RunRecord]  # the current records the rows come from
+
+
+def build(records: list[RunRecord], predictions: PredictionsReader | None = None,
+          leaked: dict[str, set[str]] | None = None) -> Board:
+    latest = current(records)
+    return Board(board_rows(records, predictions, leaked), diagnose(latest, predictions), latest)
+
+
 def write(records: list[RunRecord], out_dir: Path,
           predictions: PredictionsReader | None = None,
           leaked: dict[str, set[str]] | None = None) -> list[Path]:
-    rows = board_rows(records, predictions, leaked)
-    diagnostics = diagnose(current(records), predictions)
+    return write_board(build(records, predictions, leaked), out_dir)
+
+
+def write_board(board: Board, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, table = out_dir / "README.md", out_dir / "leaderboard.csv"
-    _replace(md, render_markdown(rows, diagnostics), out_dir)
-    _replace(table, render_csv(rows, diagnostics), out_dir)
+    replace_file(md, render_markdown(board.rows, board.diagnostics), out_dir)
+    replace_file(table, render_csv(board.rows, board.diagnostics), out_dir)
     return [md, table]
 
 
-def _replace(path: Path, text: str, base: Path) -> None:
+def replace_file(path: Path, text: str, base: Path) -> None:
     """Write `path` whole or not at all: runs that finish together may write it at once."""
     import os
 

@@ -20,7 +20,7 @@ from mmbench import data
 from mmbench.runner.executors import Executor, make_executor
 from mmbench.runner.plan import EvalStep, Plan
 from mmbench.runner.steps import Unit, UnitResult
-from mmbench.runner.store import ResultStore, RunRecord
+from mmbench.runner.store import ResultStore, RunRecord, new_run_id
 from mmbench.runner.suite import DatasetSpec
 
 Progress = Callable[[str], None]
@@ -131,10 +131,11 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
 
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
         log: Progress | None = None, workers: int = 1, threads: int = 1, device: str = "cpu",
-        executor: Executor | None = None) -> list[RunRecord]:
+        executor: Executor | None = None, run_id: str | None = None) -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
     need); return the records of all of them, in plan order, each key once. Other processes
-    may run on the same store at the same time: each step is run by one of them."""
+    may run on the same store at the same time: each step is run by one of them. Every record
+    written is stamped with `run_id` (default: a new one), which the run history groups by."""
     from tqdm.auto import tqdm
 
     say = log or _stderr
@@ -155,7 +156,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     fit_steps = sum(1 for u in units if u.fit is not None)
     bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
                disable=not progress)
-    runner = _Claimed(store, done, say, log)
+    runner = _Claimed(store, done, say, log, run_id or new_run_id())
     executor = executor or make_executor(workers)
     try:
         while units:
@@ -172,8 +173,9 @@ class _Claimed:
     """The driver's claims on the evaluate steps it hands out, and the writing of results."""
 
     def __init__(self, store: ResultStore, done: dict[str, RunRecord], say: Progress,
-                 log: Progress | None) -> None:
+                 log: Progress | None, run_id: str) -> None:
         self.store, self.done, self.say, self.log = store, done, say, log
+        self.run_id = run_id
         self.held: dict[int, ExitStack] = {}
         self.set_aside: dict[str, EvalStep] = {}
         self.uids = itertools.count()
@@ -218,9 +220,10 @@ class _Claimed:
                 self.log(f"{'fit':>22} {unit.fit.model.display} on {unit.fit.train_dataset.name} "
                          f"seed {unit.fit.seed} ({unit.fit.objective}): {how}")
             for item in result.results:
+                record = replace(item.record, run=self.run_id)
                 try:
-                    self.store.write(item.record, item.predictions)
-                    self._done(item.key, item.record, None)
+                    self.store.write(record, item.predictions)
+                    self._done(item.key, record, None)
                 except RecordExists:  # written meanwhile by a process that takes no claims
                     self._done(item.key, self.store.get(item.key), "finished by another process")
         finally:

@@ -45,6 +45,9 @@ class RunRecord:
     view: str = "clean"  # what the evaluation saw of its split (the diagnostics add others)
     fit_key: str = ""  # the fitted-model artifact the evaluation used ("" when none)
     diagnostics: dict[str, Any] = field(default_factory=dict)  # e.g. reliability diagram bins
+    # The `mmbench run` invocation that wrote the record (`new_run_id`; "" in records written
+    # before runs were named): the run history groups records by it.
+    run: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True, default=str)
@@ -62,6 +65,15 @@ class RunRecord:
     def from_dict(cls, raw: dict[str, Any]) -> RunRecord:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def new_run_id() -> str:
+    """A name for one invocation of the driver: its UTC start time (sortable) and a random
+    suffix, so two runs started in the same second stay apart."""
+    import secrets
+    import time
+
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 class RecordExists(FileExistsError):
