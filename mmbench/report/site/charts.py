@@ -8,7 +8,8 @@ and the same input gives the same bytes. An empty chart is "".
 Marks carry classes for the page's stylesheet and for tests: `dot`, `point`, `marker`, `bar`
 and `count` (data marks; `accent` or `muted` beside `dot`/`point`), `ci` (error bars), `front`
 (the Pareto line), `series` (a line chart's path), `reference` (dashed lines), `zero`,
-`label` and `legend-item` (groups holding a `<title>` with the full text).
+`value` (numbers printed beside rows), `label` and `legend-item` (groups holding a `<title>`
+with the full text).
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def _fin(v: object) -> float | None:
     counts as missing too: only an overflow gets there, and padding it would reach inf."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):  # Real: numpy scalars too
         return None
-    return float(v) if math.isfinite(v) and abs(v) <= LIMIT else None
+    f = float(v)
+    return f if math.isfinite(f) and abs(f) <= LIMIT else None
 
 
 def _esc(s: object) -> str:
@@ -123,7 +125,7 @@ def _c(x: float) -> str:
 
 
 def _n(v: float) -> str:
-    return f"{v:.3f}"
+    return f"{v:.3f}" if abs(v) < 1e6 else f"{v:.4g}"  # a cost of 1e12 needs no 16 digits
 
 
 def _short(s: str, n: int = MAX_LABEL) -> str:
@@ -134,9 +136,17 @@ def _ci(v: float, lo: float | None, hi: float | None) -> str:
     return f"{_n(v)} [{_n(lo)}, {_n(hi)}]" if lo is not None and hi is not None else _n(v)
 
 
+def _si(t: float) -> str:
+    """A log-axis tick as people write costs: 500k, 2M, 1G."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(t) >= scale:
+            return f"{t / scale:g}{suffix}"
+    return f"{t:g}"
+
+
 def _tick_labels(ticks: Sequence[float], log: bool = False) -> list[str]:
     if log:
-        return [f"{t:g}" for t in ticks]
+        return [_si(t) for t in ticks]
     digits = next((d for d in range(7) if all(abs(round(t, d) - t) < 1e-9 * max(1.0, abs(t)) for t in ticks)), 6)
     return [f"{t:.{digits}f}".removeprefix("-") if round(t, digits) == 0 else f"{t:.{digits}f}" for t in ticks]
 
@@ -205,10 +215,11 @@ def _hbar(x_lo: float, x_hi: float, y: float, stroke: str, caps: tuple[bool, boo
     return out
 
 
-def _x_axis(sx: _Scale, ticks: Sequence[float], y_top: float, y_bot: float, name: str, log: bool = False) -> list[str]:
+def _x_axis(sx: _Scale, ticks: Sequence[float], y_top: float, y_bot: float, name: str, log: bool = False,
+            name_dy: float = 36) -> list[str]:
     out = [_line(sx(t), y_top, sx(t), y_bot, GRID) for t in ticks]
     out += [_text(sx(t), y_bot + 16, s, anchor="middle") for t, s in zip(ticks, _tick_labels(ticks, log), strict=True)]
-    out.append(_text((sx.r0 + sx.r1) / 2, y_bot + 36, name, anchor="middle"))
+    out.append(_text((sx.r0 + sx.r1) / 2, y_bot + name_dy, name, anchor="middle"))
     return out
 
 
@@ -289,17 +300,34 @@ def scatter(points: list[Point], *, title: str, x_axis: str, y_axis: str, log_x:
         body.append(f'<path class="front" d="{d}" fill="none" stroke="{ACCENT}" stroke-width="1.5" '
                     f'stroke-opacity="0.6"/>')
     marks: list[str] = []
+    placed: list[tuple[float, float, float]] = []  # (left, right, baseline) of the labels so far
     labels: list[str] = []
-    for highlighted in (False, True):  # accent marks drawn last, on top
-        for p, x, y in (t for t in pts if t[0].highlight == highlighted):
-            px, py = sx(x), sy(y)
-            tip = f"{p.label}: {x_axis} {x:.4g}, {y_axis} {_n(y)}"
-            cls, colour = ("point accent", ACCENT) if highlighted else ("point muted", MUTED)
-            marks.append(_circle(px, py, 5 if highlighted else 4, colour, cls, tip))
-            flip = px > x0 + 0.75 * (x1 - x0)  # near the right edge the label goes left of its point
-            labels.append(_label(px - 7 if flip else px + 7, py - 7, p.label, anchor="end" if flip else "start",
-                                 fill=ACCENT if highlighted else SOFT_TEXT, n=24))
+    ordered = sorted(pts, key=lambda t: (not t[0].highlight, sy(t[2]), t[0].label))  # the front's labels first
+    for p, x, y in ordered:
+        px, py = sx(x), sy(y)
+        tip = f"{p.label}: {x_axis} {x:.4g}, {y_axis} {_n(y)}"
+        cls, colour = ("point accent", ACCENT) if p.highlight else ("point muted", MUTED)
+        marks.append(_circle(px, py, 5 if p.highlight else 4, colour, cls, tip))
+        flip = px > x0 + 0.75 * (x1 - x0)  # near the right edge the label goes left of its point
+        width = len(_short(p.label, 24)) * CHAR_PX
+        left, right = (px - 7 - width, px - 7) if flip else (px + 7, px + 7 + width)
+        baseline = _free_line(placed, left, right, py - 7)
+        placed.append((left, right, baseline))
+        labels.append(_label(px - 7 if flip else px + 7, baseline, p.label, anchor="end" if flip else "start",
+                             fill=ACCENT if p.highlight else SOFT_TEXT, n=24))
+    marks.sort(key=lambda m: "accent" in m)  # accent marks drawn last, on top
     return _svg(WIDTH, height, title, body + marks + labels)
+
+
+def _free_line(placed: list[tuple[float, float, float]], left: float, right: float, want: float,
+               line: float = 13.0) -> float:
+    """The baseline nearest `want` (trying below, then above, a line at a time) where a label
+    spanning [left, right] overlaps none already placed: crowded points stay readable."""
+    for step in range(40):
+        for candidate in ((want + step * line, want - step * line) if step else (want,)):
+            if all(right < a or left > b or abs(candidate - y) >= line for a, b, y in placed):
+                return candidate
+    return want
 
 
 def _clamp01(v: float) -> float:
@@ -381,24 +409,22 @@ def reliability_diagram(bins: list[dict[str, float | None]], *, title: str) -> s
     y1 = top + side
     sx, sy = _Scale(0.0, 1.0, x0, x0 + side), _Scale(0.0, 1.0, y1, top)
     ticks = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    strip_top, strip_h = y1 + 24, 26.0  # the counts' strip sits between the tick labels and the axis name
     body = _y_axis(sy, ticks, x0, x0 + side, "accuracy")
-    body += [_line(sx(t), top, sx(t), y1, GRID) for t in ticks]
-    body += [_text(sx(t), y1 + 16, s, anchor="middle") for t, s in zip(ticks, _tick_labels(ticks), strict=True)]
+    body += _x_axis(sx, ticks, top, y1, "confidence", name_dy=strip_top + strip_h + 20 - y1)
     body.append(_line(sx(0), sy(0), sx(1), sy(1), SOFT_TEXT, cls="reference", dash=True))
-    strip_top, strip_h = y1 + 24, 26.0
     body.append(_text(x0 - 8, strip_top + strip_h - 4, "n", anchor="end", fill=SOFT_TEXT))
     most = max(n for _, _, n, _, _ in kept)
     for lo, hi, n, conf, acc in kept:
         left, right = sx(_clamp01(lo)) + 0.5, sx(_clamp01(hi)) - 0.5  # a hairline gap between bars
-        tip = f"[{_n(lo)}, {_n(hi)}): n={n:g}, accuracy {_n(acc)}" + (f", confidence {_n(conf)}" if conf is not None
-                                                                       else "")
+        tip = f"[{_n(lo)}, {_n(hi)}): n={n:g}, accuracy {_n(acc)}"
+        tip += f", confidence {_n(conf)}" if conf is not None else ""
         body.append(_rect(left, sy(_clamp01(acc)), right - left, sy(0) - sy(_clamp01(acc)), ACCENT, "bar", tip,
                           f' fill-opacity="0.35" stroke="{ACCENT}" stroke-width="1"'))
         h = strip_h * n / most
         body.append(_rect(left, strip_top + strip_h - h, right - left, h, MUTED, "count", tip))
         if conf is not None:
             body.append(_circle(sx(_clamp01(conf)), sy(_clamp01(acc)), 3, ACCENT, "marker", tip))
-    body.append(_text(sx(0.5), strip_top + strip_h + 20, "confidence", anchor="middle"))
     return _svg(width, strip_top + strip_h + 32, title, body)
 
 

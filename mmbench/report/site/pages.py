@@ -13,7 +13,7 @@ from mmbench.report.history import Change, Run
 from mmbench.report.leaderboard import Board, Row, TableKey, is_score, rank_range, ranked, table_order
 from mmbench.report.site import charts
 from mmbench.report.site.markup import Cell, Table, definitions, element_id, esc, filter_box, link, markdown, page
-from mmbench.report.site.sections import SECTIONS, interval
+from mmbench.report.site.sections import SECTIONS, big_number, interval
 
 DATASETS, MODELS = "datasets", "models"  # the folders of the per-dataset and per-model pages
 
@@ -104,7 +104,10 @@ def score_block(table: TableKey, rows: list[Row], *, root: str) -> str:
     note = (f"Paired tests on {esc(primary)}: {esc(tests)}, Holm-corrected; <em>tie</em> marks the models not "
             "significantly different from the best." if tests else
             "No paired tests (they need the stored predictions of at least two models).")
-    return (f'<div class="score-block"><figure class="chart">{chart}</figure>'
+    legend = ("Dots: seed means; bars: 95% intervals. Blue: the best model and the models not "
+              "significantly different from it; grey: the others." if tests else
+              "Dots: seed means; bars: 95% intervals.")
+    return (f'<div class="score-block"><figure class="chart">{chart}<figcaption>{legend}</figcaption></figure>'
             f'{grid.render()}<p class="note">{note}</p></div>')
 
 
@@ -229,7 +232,7 @@ def _diagnostic_rows(board: Board, name: str) -> list[str]:
                   Cell.text(row.view), interval(row.value, row.ci_low, row.ci_high)])
     for c in (x for x in d.costs if x.model == name):
         grid.add([Cell(esc(c.dataset), header=True), Cell.text(c.task), Cell.text("FLOPs per sample"),
-                  Cell.text("clean"), Cell.number(c.flops_per_sample, 0)])
+                  Cell.text("clean"), big_number(c.flops_per_sample)])
     return ["<h2>Diagnostics</h2>", grid.render()] if grid.rows else []
 
 
@@ -251,7 +254,7 @@ def _fit_curves(records: list[Any]) -> list[str]:
         svg = charts.line_chart(series, title=f"Fitted on {corpus}: loss per epoch", x_axis="epoch", y_axis="loss")
         if svg:
             out.append(f'<figure class="chart">{svg}</figure>')
-    return (["<h2>Training</h2>", '<div class="grid">', *out, "</div>"]) if out else []
+    return ["<h2>Training</h2>", '<div class="grid wide">', *out, "</div>"] if out else []
 
 
 def history_page(all_runs: list[Run], changes: list[Change], alpha: float = 0.05) -> str:

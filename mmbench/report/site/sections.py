@@ -37,10 +37,13 @@ def section(key: str, title: str) -> Callable[[Render], Render]:
     return register
 
 
-def interval(value: float, low: float, high: float, digits: int = 3) -> Cell:
-    """A value and its 95% interval in one sortable cell."""
+def interval(value: float, low: float, high: float, digits: int | None = None) -> Cell:
+    """A value and its 95% interval in one sortable cell (3 decimals for scores, fewer for
+    large values such as a median rank)."""
     if value != value:
         return Cell("–", None, "num")
+    if digits is None:
+        digits = 3 if abs(value) < 10 else 2 if abs(value) < 100 else 1
     ci = "" if low != low else f' <span class="ci">[{fmt(low, digits)}, {fmt(high, digits)}]</span>'
     return Cell(f"{fmt(value, digits)}{ci}", value, "num")
 
@@ -207,7 +210,7 @@ def efficiency(board: Board, table: TableKey) -> str:
                   ("peak RSS (MB)", "num"), ("fit (s)", "num"), ("Pareto front", "text")])
     for c in sorted(mine, key=lambda c: (-c.score if higher else c.score, c.model)):
         grid.add([Cell(esc(c.model), header=True), Cell.number(c.score), Cell.number(c.parameters, 0),
-                  _big(c.flops_per_sample), Cell.number(c.latency_sample_p50_ms, 3),
+                  big_number(c.flops_per_sample), Cell.number(c.latency_sample_p50_ms, 3),
                   Cell.number(c.latency_sample_p95_ms, 3), Cell.number(c.throughput_per_s, 0),
                   Cell.number(c.peak_rss_mb, 0), Cell.number(c.fit_s, 1),
                   Cell.text("yes" if c.model in front else "")], "front" if c.model in front else "")
@@ -216,7 +219,8 @@ def efficiency(board: Board, table: TableKey) -> str:
             'at least as well with fewer FLOPs per sample.</p>' + _figure(chart) + grid.render())
 
 
-def _big(value: float | None) -> Cell:
+def big_number(value: float | None) -> Cell:
+    """A count such as FLOPs with a k/M/G suffix, sorting by its value."""
     if value is None or value != value:
         return Cell("–", None, "num")
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
