@@ -43,13 +43,17 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int = 1,
-        device: str = "cpu", portable: bool = False) -> list[RunRecord]:
+        device: str = "cpu", portable: bool = False, executor: str = "local", address: str | None = None,
+        retries: int = 0) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
     `device` ("cpu", "cuda", "cuda:N" or "auto") is where every torch model runs.
     `portable` pins the numeric paths (`mmbench.numerics`) so that the records are
     bit-identical on any x86-64 CPU; it must be chosen before torch is imported.
+    `executor` "ray" runs the steps as Ray tasks on the cluster at `address` (None: a
+    local one), `workers` then being unused; a failing unit is tried `retries` more times,
+    and steps that still fail raise `StepsFailed` at the end (the others are recorded).
     """
     if portable:
         from mmbench.numerics import use_portable
@@ -73,7 +77,23 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
 
     steps = plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
     return driver.run(steps, result_store, progress=progress, log=log, workers=workers,
-                      threads=threads, device=where)
+                      threads=threads, device=where, retries=retries,
+                      executor=_executor(executor, address, retries, model_files or []))
+
+
+def _executor(kind: str, address: str | None, retries: int, model_files: list[str]) -> Any:
+    """None for the local executors (the driver picks one by worker count), else Ray's."""
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}")
+    if kind == "local":
+        if address is not None:
+            raise ValueError("--address is for --executor ray")
+        return None
+    if kind == "ray":
+        from mmbench.runner.ray_executor import RayExecutor
+
+        return RayExecutor(address, retries, model_files)
+    raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'ray'")
 
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard",

@@ -53,12 +53,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         use_portable()
     from mmbench.api import run
+    from mmbench.runner.driver import StepsFailed
 
-    records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
-                  seeds=args.seeds, limit=args.limit, store=args.store,
-                  progress=not args.quiet, log=None if args.quiet else _log,
-                  model_files=args.model_file, workers=args.jobs, threads=args.threads,
-                  device=args.device, portable=args.portable)
+    status = 0
+    try:
+        records = run(args.suite, models=_csv(args.models), datasets=_csv(args.datasets),
+                      seeds=args.seeds, limit=args.limit, store=args.store,
+                      progress=not args.quiet, log=None if args.quiet else _log,
+                      model_files=args.model_file, workers=args.jobs, threads=args.threads,
+                      device=args.device, portable=args.portable, executor=args.executor,
+                      address=args.address, retries=args.retries)
+    except StepsFailed as failed:  # the others are in the store: report them, then fail
+        print(f"mmbench: error: {failed}", file=sys.stderr)
+        records, status = failed.records, 1
     print(f"{len(records)} run record(s) in the store for this selection")
     if not args.no_leaderboard and args.leaderboard_dir:
         from mmbench.api import write_leaderboard
@@ -66,8 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         options = {"suite": args.suite, "models": _csv(args.models), "datasets": _csv(args.datasets),
                    "seeds": args.seeds, "limit": args.limit, "threads": args.threads,
                    "device": args.device, "portable": args.portable}
-        _written(write_leaderboard(args.store, args.leaderboard_dir, run_options=options))
-    return 0
+        if records:
+            _written(write_leaderboard(args.store, args.leaderboard_dir, run_options=options))
+    return status
 
 
 def _written(paths: list[Path]) -> None:
@@ -288,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--portable", action="store_true",
                    help="pin the numeric paths (ATen, MKL, oneDNN kernels) so that the records are "
                         "bit-identical on any x86-64 CPU; slower (see the README)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where units run: local worker processes (default) or Ray tasks (mmbench[ray])")
+    p.add_argument("--address", help="the Ray cluster to use with --executor ray (default: start a local one)")
+    p.add_argument("--retries", type=int, default=0,
+                   help="times a failing unit is tried again before its steps are recorded as failed (default 0)")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-job lines")

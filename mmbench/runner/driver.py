@@ -13,13 +13,13 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mmbench import data
-from mmbench.runner.executors import Executor, make_executor
+from mmbench.runner.executors import Executor, Outcome, make_executor
 from mmbench.runner.plan import EvalStep, Plan
-from mmbench.runner.steps import Unit, UnitResult
+from mmbench.runner.steps import Unit, UnitFailure
 from mmbench.runner.store import ResultStore, RunRecord, new_run_id
 from mmbench.runner.suite import DatasetSpec
 
@@ -131,11 +131,15 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
 
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
         log: Progress | None = None, workers: int = 1, threads: int = 1, device: str = "cpu",
-        executor: Executor | None = None, run_id: str | None = None) -> list[RunRecord]:
+        executor: Executor | None = None, run_id: str | None = None, retries: int = 0) -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
     need); return the records of all of them, in plan order, each key once. Other processes
     may run on the same store at the same time: each step is run by one of them. Every record
-    written is stamped with `run_id` (default: a new one), which the run history groups by."""
+    written is stamped with `run_id` (default: a new one), which the run history groups by.
+
+    A unit that raises is tried again up to `retries` times; if it still fails, its steps
+    are recorded as failed (`failures/<run id>/<key>.json`: error and traceback), the other
+    steps go on, and at the end StepsFailed names them (its `records` are the others')."""
     from tqdm.auto import tqdm
 
     say = log or _stderr
@@ -157,7 +161,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
                disable=not progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
-    executor = executor or make_executor(workers)
+    executor = executor or make_executor(workers, retries)
     try:
         while units:
             for result in executor.run(runner.claim(units)):
@@ -166,7 +170,30 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     finally:
         runner.release_all()
         bar.close()
+    if runner.failed:
+        raise StepsFailed(runner.failed, [done[key] for key in keyed if key in done])
     return [done[key] for key in keyed]
+
+
+class StepsFailed(RuntimeError):
+    """Steps of a run failed on every attempt; the others finished (`records`)."""
+
+    def __init__(self, failed: list[FailedStep], records: list[RunRecord]) -> None:
+        super().__init__(failed, records)
+        self.failed, self.records = failed, records
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.failed)} step(s) failed ({len(self.records)} finished); rerun to try them again:"]
+        lines += [f"  {f.key}: {f.error} (after {f.attempts} attempt(s); {f.path})" for f in self.failed]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    key: str
+    error: str
+    attempts: int
+    path: str  # the failure file in the store
 
 
 class _Claimed:
@@ -176,6 +203,7 @@ class _Claimed:
                  log: Progress | None, run_id: str) -> None:
         self.store, self.done, self.say, self.log = store, done, say, log
         self.run_id = run_id
+        self.failed: list[FailedStep] = []
         self.held: dict[int, ExitStack] = {}
         self.set_aside: dict[str, EvalStep] = {}
         self.uids = itertools.count()
@@ -208,11 +236,17 @@ class _Claimed:
             self.held[unit.uid] = stack
             yield replace(unit, evals=tuple(kept))
 
-    def finish(self, result: UnitResult) -> int:
-        """Write a unit's records and let go of its claims; the steps it completed."""
+    def finish(self, result: Outcome) -> int:
+        """Write a unit's records (or its failure) and let go of its claims; the steps it
+        completed."""
         from mmbench.runner.store import RecordExists
 
         unit = result.unit
+        if isinstance(result, UnitFailure):
+            try:
+                return self._failed(result)
+            finally:
+                self.held.pop(unit.uid).close()
         try:
             if unit.fit is not None and self.log is not None:
                 how = {"fitted": f"fitted in {result.fit_s:.1f}s" + (", stored" if result.stored else ""),
@@ -229,6 +263,14 @@ class _Claimed:
         finally:
             self.held.pop(unit.uid).close()
         return len(result.results) + (1 if unit.fit is not None else 0)
+
+    def _failed(self, failure: UnitFailure) -> int:
+        for key, _step in failure.unit.evals:
+            path = self.store.write_failure(self.run_id, key, {
+                "error": failure.error, "traceback": failure.traceback, "attempts": failure.attempts})
+            self.failed.append(FailedStep(key, failure.error, failure.attempts, str(path)))
+            self.say(f"failed: {key}: {failure.error} (after {failure.attempts} attempt(s); see {path})")
+        return len(failure.unit.evals) + (1 if failure.unit.fit is not None else 0)
 
     def _done(self, key: str, record: RunRecord, note: str | None) -> None:
         self.done[key] = record

@@ -2,8 +2,10 @@
 after another in this process, `LocalPool` in forked worker processes (which inherit the
 registry, so models registered at run time, by decorator or --model-file, are there too).
 Both take units lazily and yield results as units finish; the driver writes the store.
+A unit that raises is tried again up to `retries` times, then comes back as a
+UnitFailure: one failing step never ends the run.
 
-The cluster executor (Ray) plugs in here with the same two methods.
+The cluster executor (`mmbench.runner.ray_executor`) has the same two methods.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from mmbench.runner import steps
-from mmbench.runner.steps import Unit, UnitResult
+from mmbench.runner.steps import Unit, UnitFailure, UnitResult
+
+Outcome = UnitResult | UnitFailure
 
 
 class Executor(Protocol):
-    def run(self, units: Iterable[Unit]) -> Iterator[UnitResult]: ...
+    def run(self, units: Iterable[Unit]) -> Iterator[Outcome]: ...
 
     @property
     def slots(self) -> int:
@@ -27,35 +31,38 @@ class Executor(Protocol):
 class InProcess:
     slots = 1
 
-    def run(self, units: Iterable[Unit]) -> Iterator[UnitResult]:
+    def __init__(self, retries: int = 0) -> None:
+        self.retries = retries
+
+    def run(self, units: Iterable[Unit]) -> Iterator[Outcome]:
         for unit in units:
-            yield steps.run_unit(unit)  # looked up per call: a test may stand in for it
+            yield steps.attempt(unit, self.retries)  # looked up per call: a test may stand in for it
 
 
 class LocalPool:
     """`workers` forked processes, each unit submitted once a worker is free."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
+    def __init__(self, workers: int, retries: int = 0) -> None:
+        self.workers, self.retries = workers, retries
 
     @property
     def slots(self) -> int:
         return self.workers
 
-    def run(self, units: Iterable[Unit]) -> Iterator[UnitResult]:
+    def run(self, units: Iterable[Unit]) -> Iterator[Outcome]:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
         context = multiprocessing.get_context("fork")
         pending = iter(units)
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
-            running: set[Future[UnitResult]] = set()
+            running: set[Future[Outcome]] = set()
             while True:
                 while len(running) < self.workers:
                     unit = next(pending, None)
                     if unit is None:
                         break
-                    running.add(pool.submit(steps.run_unit, unit))
+                    running.add(pool.submit(steps.attempt, unit, self.retries))
                 if not running:
                     return
                 done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -63,8 +70,8 @@ class LocalPool:
                     yield future.result()
 
 
-def make_executor(workers: int) -> Executor:
+def make_executor(workers: int, retries: int = 0) -> Executor:
     """In this process for one worker, else a pool of forked processes."""
     from mmbench.runner.plan import positive_int
 
-    return InProcess() if positive_int(workers, "workers") <= 1 else LocalPool(workers)
+    return InProcess(retries) if positive_int(workers, "workers") <= 1 else LocalPool(workers, retries)

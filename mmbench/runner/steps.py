@@ -10,6 +10,8 @@ through the driver), under the fit's claim so that two processes never fit it tw
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,25 +49,94 @@ class UnitResult:
     stored: bool = False  # the fitted model was stored as an artifact
 
 
+@dataclass
+class UnitFailure:
+    """A unit that raised on every attempt: its last error, for the driver to record."""
+
+    unit: Unit
+    error: str  # "ExceptionType: message"
+    traceback: str
+    attempts: int
+
+
+# Errors that say the input is wrong (a task the corpus cannot serve, a bad model config):
+# every attempt and every step like it would fail alike, so they end the run at once, with
+# their own message, instead of being retried and recorded. By class name, as the CLI's.
+INPUT_ERRORS = ("TaskError", "ModelConfigError", "RegistryError", "DatasetNotFound", "SuiteError",
+                "ModelFileError", "DeviceError", "BadName", "OutsideHome", "NumericsError", "ArtifactError",
+                "AdapterError", "StoreNotAFolder")
+
+
+def is_input_error(err: BaseException) -> bool:
+    return type(err).__name__ in INPUT_ERRORS
+
+
+def attempt(unit: Unit, retries: int) -> UnitResult | UnitFailure:
+    """`run_unit`, tried again up to `retries` times when it raises; the last error when
+    every attempt did. (A unit is deterministic given its seed, so a retry can only help
+    with faults from outside it: a full disk, a flaky mount, memory.) Input errors raise."""
+    import traceback
+
+    for tried in range(1, retries + 2):
+        try:
+            return run_unit(unit)
+        except Exception as err:  # noqa: BLE001 (every error of a step is reported, none ends the run)
+            if is_input_error(err):
+                raise
+            last = (f"{type(err).__name__}: {err}", traceback.format_exc(), tried)
+    return UnitFailure(unit, *last)
+
+
 def run_unit(unit: Unit) -> UnitResult:
     """Obtain the unit's model (fit, or load its artifact) and run its evaluations, with
     `unit.threads` torch threads (a fixed count makes a seed's result independent of the
     machine's core count)."""
+    with _threads(unit.threads):
+        return _run(unit)
+
+
+@dataclass(frozen=True)
+class FitDone:
+    """A fit step run on its own: its model is in the store as an artifact."""
+
+    how: str  # "fitted" or "loaded"
+    fit_s: float
+    stored: bool
+
+
+def fit_then(unit: Unit) -> FitDone | UnitResult:
+    """The unit's fit step alone (for executors that run fit and evaluate steps as separate
+    tasks, the fitted model travelling through the store); a model that cannot be stored
+    cannot travel, so it is evaluated here and the whole unit's result comes back."""
+    with _threads(unit.threads):
+        corpora = _Corpora()
+        fitted, how, stored = obtain(unit, corpora)
+        if how == "fitted" and not stored:
+            return _evaluate_all(unit, fitted, how, stored, corpora)
+        return FitDone(how, fitted.fit_s, stored)
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
     import torch
 
     previous = torch.get_num_threads()
-    torch.set_num_threads(unit.threads)
+    torch.set_num_threads(count)
     try:
-        return _run(unit)
+        yield
     finally:
         torch.set_num_threads(previous)
 
 
 def _run(unit: Unit) -> UnitResult:
-    from mmbench.tasks.embeddings import EmbeddingCache
-
     corpora = _Corpora()
     fitted, how, stored = obtain(unit, corpora)
+    return _evaluate_all(unit, fitted, how, stored, corpora)
+
+
+def _evaluate_all(unit: Unit, fitted: Fitted, how: str, stored: bool, corpora: _Corpora) -> UnitResult:
+    from mmbench.tasks.embeddings import EmbeddingCache
+
     out = UnitResult(unit, how, fitted.fit_s, stored=stored)
     cache = EmbeddingCache()  # one fitted model: its embeddings serve every task below
     for key, step in unit.evals:

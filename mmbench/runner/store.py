@@ -67,6 +67,9 @@ class RunRecord:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+FAILURES = "failures"  # failures/<run id>/<key>.json: the steps a run could not finish
+
+
 def new_run_id() -> str:
     """A name for one invocation of the driver: its UTC start time (sortable) and a random
     suffix, so two runs started in the same second stay apart."""
@@ -241,6 +244,17 @@ class ResultStore:
                 remove_file(tmp, self.root, "temporary file")
         path = self.record_path(record.key)
         _atomic_write(path, record.to_json().encode(), self.root)
+        return path
+
+    def failure_path(self, run: str, key: str) -> Path:
+        return self.root / FAILURES / check_key(run, "run id") / f"{check_key(key)}.json"
+
+    def write_failure(self, run: str, key: str, failure: dict[str, Any]) -> Path:
+        """A step that failed in run `run`: its error and traceback, beside the records (a
+        later run tries the step again; its record, once written, is what counts)."""
+        path = self.failure_path(run, key)
+        _atomic_write(path, json.dumps({"key": key, "run": run, **failure}, indent=2, sort_keys=True).encode(),
+                      self.root)
         return path
 
     def get(self, key: str) -> RunRecord:
