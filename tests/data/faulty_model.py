@@ -1,4 +1,4 @@
-"""A majority-class model that fails on purpose, for the fault tests, as
+"""The majority-class model, failing on purpose, for the fault tests, as
 $MMBENCH_TEST_FAULT says:
 
 - `raise`: every fit raises;
@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mmbench.loader import Batch, column
 from mmbench.models.base import FitReport
+from mmbench.models.majority import MajorityClass
 
 
 class InjectedFault(RuntimeError):
@@ -35,14 +33,8 @@ def _first_time(path: str) -> bool:
     return True
 
 
-class FaultyModel:
+class FaultyModel(MajorityClass):
     registry_name = "faulty"
-
-    def __init__(self) -> None:
-        self.prior: np.ndarray | None = None
-
-    def config(self) -> dict[str, Any]:
-        return {}
 
     def fit(self, train: Any, val: Any, *, num_classes: int, seed: int) -> FitReport:
         fault, _, marker = os.environ.get("MMBENCH_TEST_FAULT", "").partition(":")
@@ -51,11 +43,4 @@ class FaultyModel:
             raise InjectedFault(f"injected fault in the fit of seed {seed}")
         if fault == "kill-once" and _first_time(marker):
             os.kill(os.getpid(), signal.SIGKILL)
-        labels = np.asarray(column(train, "label").drop_null().to_numpy(), dtype=np.int64)
-        counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-        self.prior = (counts + 1e-3) / (counts.sum() + 1e-3 * num_classes)
-        return FitReport()
-
-    def predict_proba(self, batch: Batch) -> np.ndarray:
-        assert self.prior is not None, "fit() first"
-        return np.tile(self.prior, (len(batch), 1))
+        return super().fit(train, val, num_classes=num_classes, seed=seed)
