@@ -5,7 +5,8 @@ $MMBENCH_TEST_FAULT says:
 - `raise-once:PATH`: the first fit (the one that finds no file at PATH, and creates it)
   raises, later ones succeed;
 - `kill-once:PATH`: the first fit kills its own process with SIGKILL, later ones succeed;
-- unset: it never fails. $MMBENCH_TEST_FIT_SLEEP seconds of sleep per fit.
+- unset: it never fails. $MMBENCH_TEST_FIT_SLEEP seconds of sleep per fit; each fit
+  appends "<pid> <seed>" to $MMBENCH_TEST_FIT_LOG when it starts.
 
 Registered with `--model-file tests/data/faulty_model.py:FaultyModel` (name `faulty`)."""
 
@@ -38,6 +39,9 @@ class FaultyModel(MajorityClass):
 
     def fit(self, train: Any, val: Any, *, num_classes: int, seed: int) -> FitReport:
         fault, _, marker = os.environ.get("MMBENCH_TEST_FAULT", "").partition(":")
+        if os.environ.get("MMBENCH_TEST_FIT_LOG"):
+            with open(os.environ["MMBENCH_TEST_FIT_LOG"], "a") as handle:  # one short append: atomic
+                handle.write(f"{os.getpid()} {seed}\n")
         time.sleep(float(os.environ.get("MMBENCH_TEST_FIT_SLEEP", "0")))
         if fault == "raise" or (fault == "raise-once" and _first_time(marker)):
             raise InjectedFault(f"injected fault in the fit of seed {seed}")
