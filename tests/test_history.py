@@ -67,3 +67,14 @@ def test_the_driver_stamps_one_run_id_on_the_records_of_one_invocation(tmp_path:
     found = runs(store.records())
     assert [len(r.records) for r in found] == [2, 2]
     assert history(store.records(), store_reader(store)) == []  # a new seed is no evaluation done again
+
+
+def test_the_history_page_marks_what_moved_and_only_that() -> None:
+    from mmbench.report.site.pages import history_page
+
+    records, tables = _two_runs()
+    page = history_page(runs(records), history(records, lambda r: tables[r.key]))
+    moved = [row for row in page.split("<tr") if 'class="moved"' in row]
+    assert moved and all(">strong<" in row for row in moved)  # weak did not move
+    assert any(">accuracy<" in row for row in moved)
+    assert "run <code>r2</code> against r1" in page
