@@ -136,3 +136,20 @@ def test_a_killed_driver_started_again_runs_only_the_missing_steps(
         by_run.setdefault(r.run, set()).add(r.key)
     assert len(results.records()) == 6 and len(by_run) == 2
     assert first in by_run.values()  # the first run's records stayed as they were
+
+
+def test_a_task_asks_for_its_threads_a_gpu_on_cuda_and_what_its_model_declares(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmbench.models import MODELS
+    from mmbench.runner.plan import plan
+    from mmbench.runner.ray_executor import requests
+    from mmbench.runner.steps import Unit
+    from mmbench.runner.suite import parse_suite
+
+    step = next(s for s in plan(parse_suite({"name": "s", "models": ["text-only"], "datasets": ["shapes"]})).evals)
+    unit = Unit(step.fit, "fit-key", (("key", step),), {}, "", threads=3, device="cpu")
+    assert requests(unit) == {"num_cpus": 3, "num_gpus": 0}
+    assert requests(Unit(step.fit, "fit-key", (("key", step),), {}, "", device="cuda:0"))["num_gpus"] == 1
+    monkeypatch.setattr(MODELS.get("text-only"), "ray_resources", {"num_cpus": 2, "memory": 1 << 30,
+                                                                     "resources": {"big_node": 1}}, raising=False)
+    assert requests(unit) == {"num_cpus": 2, "num_gpus": 0, "memory": 1 << 30, "resources": {"big_node": 1}}
