@@ -236,9 +236,24 @@ def near_duplicates(a: SplitHashes, b: SplitHashes, *, same: bool,
 TRAIN = "train"
 
 
+# health() of one build, kept for the process: the leaderboard asks for it twice per dataset
+# (the leak-free rescoring and the dataset's page), and it depends on nothing but the build.
+_HEALTH: dict[tuple[str, str, int], Health] = {}
+
+
 def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRESHOLD) -> Health:
     """Near-duplicates within every split and between train and every other split; duplicate
-    texts between train and the others; the ids of each other split that leak from train."""
+    texts between train and the others; the ids of each other split that leak from train.
+    (Computed once per build and threshold in a process; treat the result as read-only.)"""
+    from mmbench import data
+
+    key = (str(data.dataset_path(name, home).resolve()), data.info(name, home).fingerprint, threshold)
+    if key not in _HEALTH:
+        _HEALTH[key] = _health(name, home, threshold)
+    return _HEALTH[key]
+
+
+def _health(name: str, home: Path | None, threshold: int) -> Health:
     hashes = dataset_hashes(name, home)
     out = Health(name, {s: len(h.ids) for s, h in hashes.items()})
     names = list(hashes)
