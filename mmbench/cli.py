@@ -22,7 +22,7 @@ USER_ERRORS = (
     "TaskError", "IngestRejected", "FileNotFoundError", "RecordExists", "CompareError",
     "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
     "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "NumericsError",
-    "DamagedRecord", "DamagedPredictions", "OutExists", "VerifyError",
+    "DamagedRecord", "DamagedPredictions", "OutExists", "VerifyError", "RayUnavailable",
 )
 
 
@@ -32,12 +32,22 @@ def _csv(value: str | None) -> list[str] | None:
 
 def positive_int(value: str) -> int:
     """An argparse type: an integer of at least 1."""
+    return _at_least(value, 1)
+
+
+def count(value: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    return _at_least(value, 0)
+
+
+def _at_least(value: str, least: int) -> int:
+    kind = "positive" if least else "non-negative"
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {number}")
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {value!r}") from None
+    if number < least:
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer ({least} or more), got {number}")
     return number
 
 
@@ -299,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="where units run: local worker processes (default) or Ray tasks (mmbench[ray])")
     p.add_argument("--address", help="the Ray cluster to use with --executor ray (default: start a local one)")
-    p.add_argument("--retries", type=int, default=0,
+    p.add_argument("--retries", type=count, default=0,
                    help="times a failing unit is tried again before its steps are recorded as failed (default 0)")
     p.add_argument("--leaderboard-dir", default="leaderboard", help="write the leaderboard here")
     p.add_argument("--no-leaderboard", action="store_true", help="do not write the leaderboard")
