@@ -106,6 +106,14 @@ class DatasetInfo:
     options: dict[str, Any]
     created: str
     path: str
+    # What the adapter found beside the records, e.g. the zero-shot prompt templates a
+    # corpus ships ("templates", CLIP_benchmark's zeroshot_classification_templates.txt).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt_templates(self) -> list[str] | None:
+        found = self.extra.get("templates") if isinstance(self.extra, dict) else None
+        return [str(t) for t in found] if isinstance(found, list) and found else None
 
     @property
     def num_classes(self) -> int:
@@ -265,14 +273,16 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
                     tally.take(job, outcomes)
                 shards[split] = tally.seal(folder)
                 sizes[split] = tally.rep.kept
+        if corpus.extra.get("templates"):  # they change zero-shot scores: a new build
+            hasher.update(("templates:" + json.dumps(corpus.extra["templates"])).encode())
         report.fingerprint = hasher.hexdigest()
         info = DatasetInfo(
             name=name, adapter=adapter.name, adapter_version=adapter.version,
             schema_version=SCHEMA_VERSION, fingerprint=report.fingerprint, splits=sizes,
             class_names=corpus.class_names, tasks=list(corpus.tasks), options=adapter.options(),
-            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), path=str(final),
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), path=str(final), extra=corpus.extra,
         )
-        payload = {**asdict(info), "extra": corpus.extra, "shards": shards,
+        payload = {**asdict(info), "shards": shards,
                    "corpus_root": None if boundary is None else {
                        "path": boundary.root, "allow_symlinks_out": allow_symlinks_out},
                    "ingest": {"read": report.read, "kept": report.kept,

@@ -1,4 +1,5 @@
-"""Prompt templates for zero-shot classification: a class name goes where `{}` stands.
+"""Prompt templates for zero-shot classification: a class name goes where `{}` (or
+`{c}`, as CLIP_benchmark's template files write it) stands.
 
 The default set mixes photo, drawing and emoji wordings so that the template spread
 a zero-shot run reports says something about sensitivity to wording.
@@ -39,8 +40,8 @@ def templates(spec: str | list[str] | tuple[str, ...] | None = None) -> tuple[st
     if not chosen:
         raise ValueError("no prompt templates given")
     for template in chosen:
-        if template.count("{}") != 1:
-            raise ValueError(f"template {template!r} must hold exactly one '{{}}'")
+        if template.count("{}") + template.count("{c}") != 1:
+            raise ValueError(f"template {template!r} must hold exactly one '{{}}' or '{{c}}'")
     return chosen
 
 
@@ -50,4 +51,7 @@ def class_phrase(name: str) -> str:
 
 
 def prompts(class_name: str, chosen: tuple[str, ...]) -> list[str]:
-    return [template.format(class_phrase(class_name)) for template in chosen]
+    """The class's prompt under each template (a plain replacement: other braces in a
+    template stay as they are)."""
+    phrase = class_phrase(class_name)
+    return [template.replace("{c}" if "{c}" in template else "{}", phrase, 1) for template in chosen]

@@ -50,6 +50,29 @@ def test_templates_and_prompts() -> None:
         templates(["no slot"])
 
 
+def test_templates_may_use_the_c_placeholder_of_clip_benchmark_files() -> None:
+    assert templates(["a photo of a {c}.", "{c} {x}"]) == ("a photo of a {c}.", "{c} {x}")
+    assert prompts("golden_retriever", ("a photo of a {c}.", "{} in {c}?".replace("{c}", "a box"))) == [
+        "a photo of a golden retriever.", "golden retriever in a box?"]
+    assert prompts("x", ("{c} {not a slot}",)) == ["x {not a slot}"]  # other braces stay
+    with pytest.raises(ValueError, match="exactly one"):
+        templates(["{c} and {}"])
+
+
+def test_zero_shot_uses_the_templates_the_corpus_ships_unless_the_suite_names_some() -> None:
+    from dataclasses import replace
+
+    info, ds = colour_corpus.build()
+    shipped = replace(info, extra={"templates": ["a {c} square", "nothing to see: {c}"]})
+    out = fit_and_evaluate(TASKS.get("zero-shot")(), ColourOracle(), ds, shipped, seed=0)
+    assert out.fit["templates"] == ["a {c} square", "nothing to see: {c}"] and out.fit["templates_from"] == "corpus"
+    assert out.metrics["template_acc_min"].value == 0.25  # the constant template was used
+    named = fit_and_evaluate(TASKS.get("zero-shot")(templates="plain"), ColourOracle(), ds, shipped, seed=0)
+    assert named.fit["templates"] == ["{}"] and named.fit["templates_from"] == "suite"
+    default = fit_and_evaluate(TASKS.get("zero-shot")(), ColourOracle(), ds, info, seed=0)
+    assert default.fit["templates_from"] == "default"
+
+
 def test_template_metrics_by_hand() -> None:
     labels = np.array([0, 1, 2, 0])
     preds = np.array([[0, 0], [1, 0], [2, 0], [0, 1]])  # template 0: 4/4 right, template 1: 1/4

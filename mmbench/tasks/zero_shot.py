@@ -1,6 +1,9 @@
 """Zero-shot classification: each image goes to the class whose prompt embedding is nearest.
 
-Class prompts come from the dataset's class names and a template set (`mmbench.prompts`);
+Class prompts come from the dataset's class names and a template set (`mmbench.prompts`):
+the one the suite names (`templates:` on the task), else the templates the corpus ships
+(a WebDataset corpus's `zeroshot_classification_templates.txt`, as CLIP_benchmark reads
+it), else the default set;
 the class embedding is the prompt ensemble, the re-normalised mean of the normalised
 embeddings of the class's prompts. Labels are used only to score. Template sensitivity:
 the accuracy under each template alone, summarised as mean, std, min and max.
@@ -88,7 +91,8 @@ class ZeroShotTask:
         class_names = info.class_names
         if not class_names:
             raise TaskError("zero-shot needs class names in the dataset info")
-        chosen = templates(self.templates)
+        source = "suite" if self.templates is not None else "corpus" if info.prompt_templates else "default"
+        chosen = templates(self.templates if self.templates is not None else info.prompt_templates)
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()
         split = dataset[eval_name]
@@ -108,7 +112,7 @@ class ZeroShotTask:
         timings = {"fit_s": fitted.fit_s, "predict_s": embedded - started,
                    "score_s": time.perf_counter() - embedded}
         return TaskOutput(eval_name, len(labels), metrics, table, timings,
-                          fit={**fitted.report, "templates": list(chosen)})
+                          fit={**fitted.report, "templates": list(chosen), "templates_from": source})
 
 
 def _predictions(ids: list[str], labels: np.ndarray, scores: np.ndarray, template_preds: np.ndarray) -> Any:

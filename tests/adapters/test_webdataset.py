@@ -222,3 +222,26 @@ def test_corrupt_shard_is_rejected_by_name(case: str, tmp_path: Path, isolated_h
         assert rejected[0]["locator"] == "key k1"
         assert rejected[0]["reason"].startswith("sample cut off")
         assert rejected[1]["locator"] == "after member k1.txt"
+
+
+def test_shipped_templates_reach_the_dataset_info_and_its_fingerprint(tmp_path: Path, isolated_home: Path) -> None:
+    """A corpus's zeroshot_classification_templates.txt is kept in its info, and a build with
+    other templates is another build (its zero-shot scores differ)."""
+    from mmbench import data
+
+    fingerprints = []
+    for n, shipped in enumerate(("a photo of a {c}.", "a drawing of a {c}.")):
+        root = tmp_path / f"corpus-{n}"
+        root.mkdir()
+        write_fake(root)
+        (root / "zeroshot_classification_templates.txt").write_text(shipped + "\n")
+        ingest("webdataset", root, isolated_home, dataset=f"wds{n}")
+        info = data.info(f"wds{n}", isolated_home)
+        assert info.prompt_templates == [shipped]
+        fingerprints.append(info.fingerprint)
+    root = tmp_path / "plain"
+    root.mkdir()
+    write_fake(root)
+    ingest("webdataset", root, isolated_home, dataset="plain")
+    assert data.info("plain", isolated_home).prompt_templates is None
+    assert len(set(fingerprints)) == 2
