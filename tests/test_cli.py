@@ -53,3 +53,23 @@ def test_help_is_fast_and_imports_no_torch(isolated_home: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "run" in result.stdout and "leaderboard" in result.stdout
     assert time.perf_counter() - started < 10  # generous: a torch import alone takes seconds
+
+
+def test_a_run_with_failing_steps_says_which_exits_1_and_boards_the_rest(tmp_path: Path,
+                                                                          isolated_home: Path) -> None:
+    """The local executor: the faulty model raises in every fit, retried once; the majority
+    model's records are written and on the leaderboard, the failures named and on disk."""
+    faulty = str(Path(__file__).parent / "data" / "faulty_model.py") + ":FaultyModel"
+    store, out = tmp_path / "store", tmp_path / "board"
+    env_home = {**os.environ, "MMBENCH_HOME": str(isolated_home), "MMBENCH_TEST_FAULT": "raise"}
+    run = subprocess.run([sys.executable, "-m", "mmbench.cli", "run", "--suite", TINY, "--models", "majority",
+                          "--model-file", faulty, "--retries", "1", "--jobs", "1", "--store", str(store),
+                          "--leaderboard-dir", str(out), "--quiet"],
+                         capture_output=True, text=True, env=env_home, timeout=600)
+    assert run.returncode == 1, run.stderr
+    assert "2 step(s) failed (2 finished)" in run.stderr and "InjectedFault" in run.stderr
+    assert "after 2 attempt(s)" in run.stderr
+    failures = sorted((store / "failures").rglob("*.json"))
+    assert len(failures) == 2 and all("__faulty__" in p.name for p in failures)
+    rows = list(csv.DictReader((out / "leaderboard.csv").open()))
+    assert {r["model"] for r in rows} == {"majority"}
