@@ -83,17 +83,19 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
 
 def _executor(kind: str, address: str | None, retries: int, model_files: list[str]) -> Any:
     """None for the local executors (the driver picks one by worker count), else Ray's."""
+    from mmbench.runner.executors import ExecutorError
+
     if retries < 0:
-        raise ValueError(f"retries must be 0 or more, got {retries}")
+        raise ExecutorError(f"retries must be 0 or more, got {retries}")
     if kind == "local":
         if address is not None:
-            raise ValueError("--address is for --executor ray")
+            raise ExecutorError("an address (--address) is for the Ray executor: add --executor ray")
         return None
     if kind == "ray":
         from mmbench.runner.ray_executor import RayExecutor
 
         return RayExecutor(address, retries, model_files)
-    raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'ray'")
+    raise ExecutorError(f"unknown executor {kind!r}; expected 'local' or 'ray'")
 
 
 def write_leaderboard(store: str | Path | None = None, out: str | Path = "leaderboard",

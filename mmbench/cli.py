@@ -23,6 +23,7 @@ USER_ERRORS = (
     "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
     "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "NumericsError",
     "DamagedRecord", "DamagedPredictions", "OutExists", "VerifyError", "RayUnavailable",
+    "ExecutorError", "SiteFolderTaken",
 )
 
 

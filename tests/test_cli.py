@@ -73,3 +73,8 @@ def test_a_run_with_failing_steps_says_which_exits_1_and_boards_the_rest(tmp_pat
     assert len(failures) == 2 and all("__faulty__" in p.name for p in failures)
     rows = list(csv.DictReader((out / "leaderboard.csv").open()))
     assert {r["model"] for r in rows} == {"majority"}
+
+
+def test_an_address_without_the_ray_executor_is_a_one_line_error(isolated_home: Path) -> None:
+    run = mmbench_cli("run", "--suite", TINY, "--address", "127.0.0.1:6379", "--no-leaderboard", home=isolated_home)
+    assert run.returncode == 2 and "--executor ray" in run.stderr and "Traceback" not in run.stderr

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mmbench.report.history import history, runs
 from mmbench.report.leaderboard import Board, build
 from mmbench.report.site import sections
@@ -22,9 +24,9 @@ def test_the_site_has_an_index_and_a_page_per_dataset_and_model(site: Path, site
     built = site_board[0]
     models = {r.model for r in built.rows}
     assert (site / "index.html").is_file() and (site / "history.html").is_file()
-    assert {p.name for p in (site / "models").iterdir()} == {f"{slug(m)}.html" for m in models}
-    assert {p.name for p in (site / "datasets").iterdir()} == {f"{slug('shapes')}.html"}
-    assert sorted(p.name for p in (site / "assets").iterdir()) == ["site.css", "site.js"]
+    assert {p.name for p in (site / "models").iterdir()} == {f"{slug(m)}.html" for m in models} | {".mmbench-site"}
+    assert {p.name for p in (site / "datasets").iterdir()} == {f"{slug('shapes')}.html", ".mmbench-site"}
+    assert sorted(p.name for p in (site / "assets").iterdir()) == [".mmbench-site", "site.css", "site.js"]
 
 
 def test_every_link_and_asset_is_local_and_exists(site: Path) -> None:
@@ -128,3 +130,19 @@ def test_the_history_page_lists_runs_and_what_moved(site_board: Any) -> None:
     page = files["history.html"]
     assert "20270101T000000Z-later" in page and changes
     assert 'class="moved"' not in page  # the same predictions again: nothing moved
+
+
+def test_a_folder_the_site_did_not_write_is_refused_and_kept(site_board: Any, tmp_path: Path) -> None:
+    from mmbench.report.site.write import SiteFolderTaken
+
+    out = tmp_path / "board"
+    (out / "datasets").mkdir(parents=True)
+    (out / "datasets" / "mine.txt").write_text("a user's own file")
+    with pytest.raises(SiteFolderTaken, match="was not written by `mmbench leaderboard`"):
+        write_site(site_board[0], out, [], [], lambda name: None)
+    assert (out / "datasets" / "mine.txt").read_text() == "a user's own file"
+    assert sorted(p.name for p in out.iterdir()) == ["datasets"]  # nothing written, nothing left
+    elsewhere = tmp_path / "again"
+    write_site(site_board[0], elsewhere, [], [], lambda name: None)
+    write_site(site_board[0], elsewhere, [], [], lambda name: None)  # its own folders: replaced
+    assert (elsewhere / "datasets" / ".mmbench-site").is_file()

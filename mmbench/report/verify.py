@@ -115,7 +115,6 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
     from mmbench.api import run
     from mmbench.report import leaderboard as board
     from mmbench.report.compare import store_reader
-    from mmbench.report.diagnostics import diagnose
     from mmbench.report.leak_free import leaked_ids
     from mmbench.runner.store import ResultStore
 
@@ -133,8 +132,8 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
             device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
         results = ResultStore(target)
         records, reader = results.records(), store_reader(results)
-        here = _cells(board.render_csv(board.board_rows(records, reader, leaked_ids(records)),
-                                       diagnose(board.current(records), reader)))
+        built = board.build(records, reader, leaked_ids(records))
+        here = _cells(board.render_csv(built.rows, built.diagnostics))
     report = VerifyReport(folder, cells=len(committed))
     for cell, values in committed.items():
         if here.get(cell) != values:

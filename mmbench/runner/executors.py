@@ -19,6 +19,10 @@ from mmbench.runner.steps import Unit, UnitFailure, UnitResult
 Outcome = UnitResult | UnitFailure
 
 
+class ExecutorError(ValueError):
+    """An executor asked for with options it does not take."""
+
+
 class Executor(Protocol):
     def run(self, units: Iterable[Unit]) -> Iterator[Outcome]: ...
 

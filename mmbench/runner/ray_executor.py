@@ -23,11 +23,12 @@ the tasks read datasets from MMBENCH_HOME and write artifacts into the store the
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from mmbench.runner import steps
+from mmbench.runner.executors import Outcome
 from mmbench.runner.steps import FitDone, Unit, UnitFailure, UnitResult
 
 # Passed to every task, so a worker reads the same datasets (MMBENCH_HOME and the other
@@ -60,14 +61,23 @@ class InputError:
     error: BaseException
 
 
-def _fit_task(unit: Unit, model_files: list[str]) -> FitDone | UnitResult | InputError:
+T = TypeVar("T")
+
+
+def _in_worker(work: Callable[[Unit], T], unit: Unit, model_files: list[str]) -> T | InputError:
+    """`work(unit)` in a worker, with the driver's model files registered; an input error
+    comes back as a value (Ray would retry a raised one)."""
     try:
         _register(model_files)
-        return steps.fit_then(unit)
+        return work(unit)
     except Exception as err:
         if steps.is_input_error(err):
             return InputError(err)
         raise
+
+
+def _fit_task(unit: Unit, model_files: list[str]) -> FitDone | UnitResult | InputError:
+    return _in_worker(steps.fit_then, unit, model_files)
 
 
 def _evaluate_task(unit: Unit, fit: FitDone | UnitResult | InputError | None,
@@ -77,13 +87,10 @@ def _evaluate_task(unit: Unit, fit: FitDone | UnitResult | InputError | None,
 
     if isinstance(fit, UnitResult | InputError):
         return fit  # the model could not be stored and the fit task evaluated it, or it failed
-    try:
-        _register(model_files)
-        result = steps.run_unit(unit)  # the fitted model comes from its artifact in the store
-    except Exception as err:
-        if steps.is_input_error(err):
-            return InputError(err)
-        raise
+    # The fitted model comes from its artifact in the store.
+    result = _in_worker(steps.run_unit, unit, model_files)
+    if isinstance(result, InputError):
+        return result
     if fit is not None:  # say how the model was obtained, not that this task loaded it
         result.fit, result.fit_s, result.stored = fit.how, fit.fit_s, fit.stored
     node = ray.get_runtime_context().get_node_id()
@@ -121,7 +128,10 @@ class RayExecutor:
         ray = _ray()
         self.retries, self.model_files = retries, list(model_files or [])
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init or {}))
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init or {}))
+            except ConnectionError as err:
+                raise RayUnavailable(f"cannot reach the Ray cluster at {address}: {err}") from None
         self.fit_task = ray.remote(_fit_task)
         self.evaluate_task = ray.remote(_evaluate_task)
 
@@ -136,7 +146,7 @@ class RayExecutor:
         fit = self.fit_task.options(**options).remote(unit, self.model_files) if unit.fit is not None else None
         return self.evaluate_task.options(**options).remote(unit, fit, self.model_files)
 
-    def run(self, units: Iterable[Unit]) -> Iterator[UnitResult | UnitFailure]:
+    def run(self, units: Iterable[Unit]) -> Iterator[Outcome]:
         ray = _ray()
         pending = iter(units)
         running: dict[Any, Unit] = {}

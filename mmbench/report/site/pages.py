@@ -12,7 +12,18 @@ from typing import Any
 from mmbench.report.history import Change, Run
 from mmbench.report.leaderboard import Board, Row, TableKey, is_score, rank_range, ranked, table_order
 from mmbench.report.site import charts
-from mmbench.report.site.markup import Cell, Table, definitions, element_id, esc, filter_box, link, markdown, page
+from mmbench.report.site.markup import (
+    Cell,
+    Table,
+    definitions,
+    element_id,
+    esc,
+    filter_box,
+    link,
+    markdown,
+    page,
+    slug,
+)
 from mmbench.report.site.sections import SECTIONS, big_number, interval
 
 DATASETS, MODELS = "datasets", "models"  # the folders of the per-dataset and per-model pages
@@ -28,14 +39,10 @@ class DatasetCard:
 
 
 def dataset_href(name: str, root: str = "") -> str:
-    from mmbench.report.site.markup import slug
-
     return f"{root}{DATASETS}/{slug(name)}.html"
 
 
 def model_href(name: str, root: str = "") -> str:
-    from mmbench.report.site.markup import slug
-
     return f"{root}{MODELS}/{slug(name)}.html"
 
 

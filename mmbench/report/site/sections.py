@@ -151,13 +151,11 @@ def pooled_reliability(records: list[Any]) -> list[dict[str, float | None]]:
         return []
     out: list[dict[str, float | None]] = []
     for bins in zip(*diagrams, strict=False):
-        count = sum(int(b.get("count") or 0) for b in bins)
-        def mean(key: str, bins: tuple[Any, ...] = bins, count: int = count) -> float | None:
-            if not count:
-                return None
-            return sum(float(b[key]) * int(b["count"]) for b in bins if b.get("count")) / count
+        filled = [b for b in bins if b.get("count")]
+        count = sum(int(b["count"]) for b in filled)
         out.append({"low": bins[0]["low"], "high": bins[0]["high"], "count": count,
-                    "confidence": mean("confidence"), "accuracy": mean("accuracy")})
+                    **{key: sum(float(b[key]) * int(b["count"]) for b in filled) / count if count else None
+                       for key in ("confidence", "accuracy")}})
     return out
 
 

@@ -1,6 +1,8 @@
 """Write the site into the leaderboard folder: the top pages beside README.md and
 leaderboard.csv, the per-dataset and per-model pages and the assets in folders of their own,
-each folder built aside and swapped in whole (no page of a model that is gone stays behind)."""
+each folder built aside and swapped in whole (no page of a model that is gone stays behind).
+A folder of that name that the site did not write (no MARKER file in it) is never replaced:
+the leaderboard folder may be one a user also keeps other things in."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ from mmbench.report.site.markup import ASSETS, slug
 
 CardReader = Callable[[str], "pages.DatasetCard | None"]
 STATIC = ("site.css", "site.js")
+MARKER = ".mmbench-site"  # in every folder the site writes: the folders it may replace
+
+
+class SiteFolderTaken(FileExistsError):
+    """The leaderboard folder holds a folder the site would replace but did not write."""
 
 
 def render_site(board: Board, runs: list[Run], changes: list[Change],
@@ -43,9 +50,15 @@ def write_site(board: Board, out_dir: Path, runs: list[Run], changes: list[Chang
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     folders = sorted({p.split("/")[0] for p in files if "/" in p})
-    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".site-"))
+    for folder in folders:  # before any write: refuse, and leave everything as it was
+        target = out_dir / folder
+        if target.is_dir() and not target.is_symlink() and any(target.iterdir()) \
+                and not (target / MARKER).is_file():
+            raise SiteFolderTaken(f"{target} exists and was not written by `mmbench leaderboard` (no {MARKER} "
+                                  f"in it): move it, or write the leaderboard into another folder")
+    staging = inside(Path(tempfile.mkdtemp(dir=out_dir, prefix=".site-")), out_dir, "site staging folder")
     try:
-        for rel, text in files.items():
+        for rel, text in [*files.items(), *((f"{folder}/{MARKER}", "") for folder in folders)]:
             if "/" not in rel:
                 continue
             path = inside(staging / rel, staging, "site page")
@@ -54,7 +67,7 @@ def write_site(board: Board, out_dir: Path, runs: list[Run], changes: list[Chang
         for folder in folders:
             target = inside(out_dir / folder, out_dir, "site folder")
             old = inside(staging / f"{folder}.old", staging, "old site folder")
-            if target.exists() or target.is_symlink():
+            if target.exists() or target.is_symlink():  # the site's own folder, or a symlink (unlinked)
                 os.replace(target, old)
             os.replace(inside(staging / folder, staging, "site folder"), target)
             written += [out_dir / rel for rel in files if rel.startswith(folder + "/")]
