@@ -64,13 +64,13 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     from mmbench.model_files import load_model_file
     from mmbench.runner import driver
     from mmbench.runner.plan import plan, positive_int
-    from mmbench.runner.store import ResultStore
+    from mmbench.runner.remote_store import open_store
     from mmbench.runner.suite import load_suite
 
     positive_int(workers, "workers")
     positive_int(threads, "threads")
     where = resolve_device(device)
-    result_store = ResultStore(store or default_store())  # a bad store fails before any work
+    result_store = open_store(store or default_store())  # a bad store fails before any work
     if model_files:
         models = [*([models] if isinstance(models, str) else models or []),
                   *(load_model_file(spec) for spec in model_files)]
@@ -109,9 +109,9 @@ def write_leaderboard(store: str | Path | None = None, out: str | Path = "leader
     from mmbench.report.history import history, runs
     from mmbench.report.leak_free import leaked_ids
     from mmbench.report.site.write import dataset_card, write_site
-    from mmbench.runner.store import ResultStore
+    from mmbench.runner.remote_store import open_store
 
-    result_store = ResultStore(store or default_store())
+    result_store = open_store(store or default_store())
     records = result_store.records()
     if not records:
         raise FileNotFoundError(f"no run records in {store or default_store()}; run `mmbench run` first")

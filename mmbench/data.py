@@ -28,7 +28,8 @@ from mmbench.adapters.base import (
 )
 from mmbench.chunk_pool import fewer_collections, run_chunks, usable_workers, worker_pool
 from mmbench.corpus_root import Boundary, activate, deactivate
-from mmbench.home import datasets_dir
+from mmbench.dataset_sync import publish, pull, remote_names
+from mmbench.home import datasets_dir, home_url
 from mmbench.images import DEFAULT_MAX_PIXELS
 from mmbench.ingest_chunk import (
     CHUNK_BYTES,
@@ -296,6 +297,8 @@ def build(adapter: Adapter, root: Path | str | None = None, *, name: str | None 
     finally:
         deactivate(bounded)
         remove_tree(staging, base, "staging folder")
+    if home is None and home_url() is not None:  # the home is remote: the build goes there
+        publish(name)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -306,6 +309,8 @@ def dataset_path(name: str, home: Path | None = None) -> Path:
 
 def info(name: str, home: Path | None = None) -> DatasetInfo:
     path = dataset_path(name, home) / "info.json"
+    if not path.is_file() and home is None:
+        pull(name)  # a remote home's dataset this machine has not read yet
     if not path.is_file():
         raise DatasetNotFound(f"dataset {name!r} is not in {path.parent.parent}; "
                               f"build it with `mmbench ingest`")
@@ -315,7 +320,8 @@ def info(name: str, home: Path | None = None) -> DatasetInfo:
 
 
 def exists(name: str, home: Path | None = None) -> bool:
-    return (dataset_path(name, home) / "info.json").is_file()
+    found = (dataset_path(name, home) / "info.json").is_file()
+    return found or (home is None and pull(name))
 
 
 def load(name: str, home: Path | None = None) -> Any:
@@ -338,10 +344,11 @@ def split_files(name: str, home: Path | None = None) -> dict[str, list[Path]]:
 
 def list_datasets(home: Path | None = None) -> list[DatasetInfo]:
     base = home or datasets_dir()
-    if not base.is_dir():
-        return []
-    return [info(p.name, home) for p in sorted(base.iterdir())
-            if p.is_dir() and not p.name.startswith(".") and (p / "info.json").is_file()]
+    names = set(remote_names()) if home is None else set()
+    if base.is_dir():
+        names |= {p.name for p in base.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "info.json").is_file()}
+    return [info(name, home) for name in sorted(names)]
 
 
 def disk_size(name: str, home: Path | None = None) -> int:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.s3_server import s3, s3_endpoint  # noqa: F401 (fixtures: a local S3 server and a bucket)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
@@ -20,6 +22,7 @@ REALDATA = Path(os.environ.get("MMBENCH_REALDATA", REPO.parent / "shared" / "rea
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "mmbench-home"
     monkeypatch.setenv("MMBENCH_HOME", str(home))
+    monkeypatch.setenv("MMBENCH_CACHE", str(tmp_path / "mmbench-cache"))  # mirrors of remote homes
     return home
 
 

@@ -40,7 +40,7 @@ class Source:
 def store_reader(store: ResultStore) -> PredictionsReader:
     """record -> its stored predictions table, or None when the store has none for it."""
     def read(record: RunRecord) -> Any:
-        return store.predictions(record.key) if store.predictions_path(record.key).is_file() else None
+        return store.predictions(record.key) if store.has_predictions(record.key) else None
 
     return read
 
@@ -48,8 +48,14 @@ def store_reader(store: ResultStore) -> PredictionsReader:
 def open_source(spec: str | Path) -> Source:
     """A result store folder, a run record file (records/<key>.json in a store), or a suite
     name (that suite's records in the default store)."""
+    from mmbench.objects import is_url
+    from mmbench.runner.remote_store import open_store
+
     path = Path(spec)
-    if path.is_dir():
+    if is_url(str(spec)):
+        store = open_store(str(spec))
+        records = store.records()
+    elif path.is_dir():
         store = ResultStore(path)
         records = store.records()
     elif path.is_file() and path.suffix == ".json":
@@ -63,7 +69,7 @@ def open_source(spec: str | Path) -> Source:
             suite = load_suite(str(spec))
         except SuiteError:
             raise CompareError(f"{spec} is neither a result store folder, a run record file nor a suite name") from None
-        store = ResultStore(default_store())
+        store = open_store(default_store())
         records = [r for r in store.records() if r.benchmark == suite.name]
     if not records:
         raise CompareError(f"no run records in {spec}")

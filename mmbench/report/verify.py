@@ -116,7 +116,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
     from mmbench.report import leaderboard as board
     from mmbench.report.compare import store_reader
     from mmbench.report.leak_free import leaked_ids
-    from mmbench.runner.store import ResultStore
+    from mmbench.runner.remote_store import open_store
 
     folder = Path(folder)
     options = run_options(folder)
@@ -130,7 +130,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
             seeds=options.get("seeds"), limit=options.get("limit"), store=target, log=log,
             workers=workers, threads=int(options.get("threads") or 1),
             device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
-        results = ResultStore(target)
+        results = open_store(target)
         records, reader = results.records(), store_reader(results)
         built = board.build(records, reader, leaked_ids(records))
         here = _cells(board.render_csv(built.rows, built.diagnostics))

@@ -75,7 +75,7 @@ class ArtifactStore:
                         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str),
                                             encoding="utf-8")
-            _check_trusted(staging)
+            check_trusted(staging)
             try:
                 os.rename(staging, final)
             except OSError:
@@ -94,7 +94,7 @@ class ArtifactStore:
     def problem(self, key: str) -> str | None:
         """Why the artifact of `key` cannot be loaded, or None when it can."""
         try:
-            _check_trusted(self.path(key))
+            check_trusted(self.path(key))
             self.manifest(key)
         except ArtifactError as err:
             return str(err)
@@ -105,7 +105,7 @@ class ArtifactStore:
     def load(self, key: str, model: Any) -> Fitted:
         """`model` (freshly constructed with the artifact's config) with the stored weights."""
         folder = self.path(key)
-        _check_trusted(folder)
+        check_trusted(folder)
         manifest = self.manifest(key)
         model.load(folder / MODEL_DIR)
         return Fitted(model, manifest.get("objective"), list(manifest.get("classes") or []),
@@ -113,7 +113,7 @@ class ArtifactStore:
                       fit_s=float((manifest.get("timings") or {}).get("fit_s", 0.0)), loaded=True)
 
 
-def _check_trusted(folder: Path) -> None:
+def check_trusted(folder: Path) -> None:
     """ArtifactError naming the first file that is neither safetensors nor JSON, or a link."""
     for here, dirs, files in os.walk(folder):
         for name in sorted(dirs + files):

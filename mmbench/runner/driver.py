@@ -34,6 +34,9 @@ def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
 
     adapter_name = spec.adapter or spec.name
     generated = adapter_name in ADAPTERS and not ADAPTERS.get(adapter_name).needs_root
+    from mmbench.dataset_sync import pull
+
+    pull(spec.name)  # a remote home: the build its name means now (nothing for a local home)
     if data.exists(spec.name) and not (generated and _outdated(spec, adapter_name)):
         return data.info(spec.name)
     if generated:
@@ -125,7 +128,7 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
         fit = fits.get(group)
         names = {s.dataset.name for _, s in members} | ({fit.train_dataset.name} if fit else set())
         units.append(Unit(fit, group if fit else None, tuple(members),
-                          {n: infos[n] for n in sorted(names)}, str(store.root), threads, device))
+                          {n: infos[n] for n in sorted(names)}, store.location, threads, device))
     return units
 
 
@@ -211,14 +214,13 @@ class _Claimed:
     def claim(self, units: list[Unit]) -> Iterator[Unit]:
         """Each unit with only the steps this process claimed and that are not finished,
         numbered so that its result (a copy, from a worker process) finds its claims."""
-        from mmbench.runner.claims import claim
         from mmbench.runner.quarantine import move_aside
         from mmbench.runner.store import DamagedRecord
 
         for unit in (replace(u, uid=next(self.uids)) for u in units):
             stack, kept = ExitStack(), []
             for key, step in unit.evals:
-                if not stack.enter_context(claim(self.store.root, key, wait=False)):
+                if not stack.enter_context(self.store.claim(key, wait=False)):
                     self.set_aside[key] = step
                     continue
                 try:
@@ -239,7 +241,7 @@ class _Claimed:
     def finish(self, result: Outcome) -> int:
         """Write a unit's records (or its failure) and let go of its claims; the steps it
         completed."""
-        from mmbench.runner.store import RecordExists
+        from mmbench.runner.store import ClaimLost, RecordExists
 
         unit = result.unit
         if isinstance(result, UnitFailure):
@@ -260,6 +262,9 @@ class _Claimed:
                     self._done(item.key, record, None)
                 except RecordExists:  # written meanwhile by a process that takes no claims
                     self._done(item.key, self.store.get(item.key), "finished by another process")
+                except ClaimLost as err:  # a remote claim that ran out: the step is another process's now
+                    self.failed.append(FailedStep(item.key, str(err), 1, ""))
+                    self.say(f"failed: {item.key}: {err}")
         finally:
             self.held.pop(unit.uid).close()
         return len(result.results) + (1 if unit.fit is not None else 0)
@@ -288,12 +293,10 @@ class _Claimed:
     def resume(self, infos: dict[str, data.DatasetInfo], threads: int, device: str) -> list[Unit]:
         """Units for the steps set aside: wait until one of their holders lets go, then the
         ones still missing are this process's to run."""
-        from mmbench.runner.claims import claim
-
         if not self.set_aside:
             return []
         first = next(iter(self.set_aside))
-        with claim(self.store.root, first):  # blocks until its holder is done
+        with self.store.claim(first):  # blocks until its holder is done
             pass
         missing = {k: s for k, s in self.set_aside.items() if k not in self.done}
         self.set_aside = {}

@@ -172,9 +172,10 @@ def _fresh_model(spec: Any, device: str) -> Any:
 def obtain(unit: Unit, corpora: _Corpora) -> tuple[Fitted, str, bool]:
     """(the fitted model, how it was obtained, whether it was stored now)."""
     from mmbench.envinfo import environment
-    from mmbench.runner.artifacts import ArtifactStore, saveable
+    from mmbench.runner.artifacts import saveable
     from mmbench.runner.claims import claim
     from mmbench.runner.fitting import fit
+    from mmbench.runner.remote_store import open_artifacts
     from mmbench.tasks import TASKS
 
     if unit.fit is None or unit.fit_key is None:
@@ -182,7 +183,7 @@ def obtain(unit: Unit, corpora: _Corpora) -> tuple[Fitted, str, bool]:
         return Fitted(_fresh_model(spec, unit.device)), "none", False
     step, key = unit.fit, unit.fit_key
     model = _fresh_model(step.model, unit.device)
-    artifacts = ArtifactStore(unit.store_root)
+    artifacts = open_artifacts(unit.store_root)
     with claim(artifacts.store_root, key):  # another process fitting it: wait, then load it
         if saveable(model) and artifacts.has(key):
             return artifacts.load(key, model), "loaded", False

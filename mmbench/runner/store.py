@@ -3,10 +3,12 @@ with its per-sample predictions beside it as Parquet."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,11 @@ def new_run_id() -> str:
 
 class RecordExists(FileExistsError):
     pass
+
+
+class ClaimLost(RuntimeError):
+    """The claim on a step ran out under this process and another took it over (a remote
+    store's lease): its record is not written, the step is the other process's now."""
 
 
 class DamagedStore(ValueError):
@@ -190,7 +197,7 @@ class StoreNotAFolder(NotADirectoryError):
     """A result store path that exists but is not a folder."""
 
 
-def _atomic_write(path: Path, data: bytes, base: Path) -> None:
+def write_once(path: Path, data: bytes, base: Path) -> None:
     make_dir(path.parent, base, "store folder")
     inside(path, base, "run record")
     fd, tmp = open_temp(path)
@@ -205,6 +212,24 @@ def _atomic_write(path: Path, data: bytes, base: Path) -> None:
         raise RecordExists(f"record {path} already exists; the store is append-only") from None
     finally:
         os.unlink(tmp)
+
+
+def write_predictions(table: Any, path: Path, base: Path,
+                      publish: Callable[[Path], None] | None = None) -> None:
+    """The Parquet table at `path`, written aside and moved into place (after `publish`
+    got the finished file, when given: a remote store's upload)."""
+    import pyarrow.parquet as pq
+
+    make_dir(path.parent, base, "store folder")
+    fd, tmp = open_temp(path)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        if publish is not None:
+            publish(Path(tmp))
+        os.replace(tmp, inside(path, base, "predictions"))
+    finally:
+        remove_file(tmp, base, "temporary file")
 
 
 class ResultStore:
@@ -223,27 +248,31 @@ class ResultStore:
     def predictions_path(self, key: str) -> Path:
         return self.root / "predictions" / f"{check_key(key)}.parquet"
 
+    @property
+    def location(self) -> str:
+        """Where the store is, as a user names it (a folder, or a URL for a remote store)."""
+        return str(self.root)
+
     def has(self, key: str) -> bool:
         return self.record_path(key).is_file()
+
+    def has_predictions(self, key: str) -> bool:
+        return self.predictions_path(key).is_file()
+
+    def claim(self, key: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """This process's claim on job `key` (see `mmbench.runner.claims`)."""
+        from mmbench.runner.claims import claim
+
+        return claim(self.root, key, wait=wait)
 
     def write(self, record: RunRecord, predictions: Any | None = None) -> Path:
         """Predictions first, record last: a record's presence means the job is complete."""
         if self.has(record.key):
             raise RecordExists(f"record {record.key} already exists; the store is append-only")
         if predictions is not None:
-            import pyarrow.parquet as pq
-
-            path = self.predictions_path(record.key)
-            make_dir(path.parent, self.root, "store folder")
-            fd, tmp = open_temp(path)
-            os.close(fd)
-            try:
-                pq.write_table(predictions, tmp)
-                os.replace(tmp, inside(path, self.root, "predictions"))
-            finally:
-                remove_file(tmp, self.root, "temporary file")
+            write_predictions(predictions, self.predictions_path(record.key), self.root)
         path = self.record_path(record.key)
-        _atomic_write(path, record.to_json().encode(), self.root)
+        write_once(path, record.to_json().encode(), self.root)
         return path
 
     def failure_path(self, run: str, key: str) -> Path:
@@ -253,7 +282,7 @@ class ResultStore:
         """A step that failed in run `run`: its error and traceback, beside the records (a
         later run tries the step again; its record, once written, is what counts)."""
         path = self.failure_path(run, key)
-        _atomic_write(path, json.dumps({"key": key, "run": run, **failure}, indent=2, sort_keys=True).encode(),
+        write_once(path, json.dumps({"key": key, "run": run, **failure}, indent=2, sort_keys=True).encode(),
                       self.root)
         return path
 
