@@ -23,7 +23,9 @@ USER_ERRORS = (
     "FingerprintMismatch", "PredictionsError", "WorkerDied", "BadName", "OutsideHome",
     "ModelConfigError", "StoreNotAFolder", "DeviceError", "ArtifactError", "NumericsError",
     "DamagedRecord", "DamagedPredictions", "OutExists", "VerifyError", "RayUnavailable",
-    "ExecutorError", "SiteFolderTaken",
+    "ExecutorError", "SiteFolderTaken", "ObjectStoreError", "RemoteDatasetError", "ClaimLost",
+    # botocore's, for object storage: their messages name the endpoint or the setting
+    "NoCredentialsError", "EndpointConnectionError",
 )
 
 

@@ -20,9 +20,12 @@ from typing import Any
 import pytest
 
 import mmbench
+from mmbench.objects import ObjectStore
 from mmbench.runner.artifacts import ArtifactStore
 from mmbench.runner.driver import StepsFailed
+from mmbench.runner.remote_store import open_store
 from mmbench.runner.store import ResultStore
+from tests.s3_server import S3
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra mmbench[ray] (CI installs it)")
 
@@ -41,6 +44,10 @@ def _suite(tmp: Path, models: list[str], seeds: int = 2, diagnostics: list[str] 
 def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")
+        # The workers inherit these: credentials for the local S3 server of the remote-home test.
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            patch.setenv(name, value)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  _temp_dir=str(tmp_path_factory.mktemp("ray")))
         yield
@@ -48,7 +55,10 @@ def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def _predictions(store: Path) -> dict[str, Any]:
-    results = ResultStore(store)
+    return _predictions_of(ResultStore(store))
+
+
+def _predictions_of(results: ResultStore) -> dict[str, Any]:
     return {r.key: (r.metrics, results.predictions(r.key).to_pylist()) for r in results.records()}
 
 
@@ -64,6 +74,21 @@ def test_a_ray_run_writes_the_records_a_local_run_writes(local_ray: None, tmp_pa
     artifacts = ArtifactStore(tmp_path / "ray")
     stored = {k for k in fits if "concat-fusion" in k}
     assert len(stored) == 2 and all(artifacts.has(k) for k in stored)  # fitted models went through the store
+
+
+def test_a_ray_run_on_a_remote_home_reads_and_writes_through_object_storage(
+        local_ray: None, s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite = _suite(tmp_path, ["majority", "concat-fusion"], seeds=1, diagnostics=["modality"])
+    local = mmbench.run(suite, store=tmp_path / "local", limit=60)
+    monkeypatch.setenv("MMBENCH_HOME", s3.url("home"))
+    on_ray = mmbench.run(suite, limit=60, executor="ray")
+    remote = open_store(s3.url("home", "results"))
+    assert _predictions_of(remote) == _predictions(tmp_path / "local")
+    assert sorted(r.key for r in on_ray) == sorted(r.key for r in local)
+    stored = ObjectStore(s3.url("home")).listing()
+    assert any(item.key.startswith("results/artifacts/fit__concat-fusion") and item.key.endswith("manifest.json")
+               for item in stored)  # the fitted model went from its fit task to its evaluations through S3
+    assert any(item.key.startswith("datasets/shapes/builds/") for item in stored)
 
 
 def test_a_step_that_raises_is_retried_then_recorded_and_the_others_finish(

@@ -362,3 +362,29 @@ def test_mmbench_run_on_a_remote_home_resumes_from_another_machine(
     assert "concat-fusion" in csv and "majority" in csv and out is not None
     clean = {r.key: r.metrics for r in open_store(s3.url("home", "results")).records() if r.view == "clean"}
     assert clean == {r.key: r.metrics for r in ResultStore(tmp_path / "local").records()}
+
+
+def test_the_cli_runs_into_a_remote_store_and_reads_it_back(s3: S3, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    tiny = str(Path(__file__).parent / "data" / "tiny_suite.yaml")
+
+    def cli(*args: str, cache: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MMBENCH_HOME": str(tmp_path / "home"), "MMBENCH_CACHE": str(tmp_path / cache)}
+        return subprocess.run([sys.executable, "-m", "mmbench.cli", *args], capture_output=True, text=True,
+                              env=env, timeout=600)
+
+    store = s3.url("results")
+    run = cli("run", "--suite", tiny, "--models", "majority", "--seeds", "1", "--store", store,
+              "--leaderboard-dir", str(tmp_path / "board"), "--quiet", cache="m1")
+    assert run.returncode == 0, run.stderr
+    board = cli("leaderboard", "--store", store, "--out", str(tmp_path / "board-2"), cache="m2")
+    assert board.returncode == 0, board.stderr
+    assert (tmp_path / "board-2" / "leaderboard.csv").read_text() == \
+        (tmp_path / "board" / "leaderboard.csv").read_text()
+    doctor = cli("doctor", "--store", store, cache="m2")
+    assert doctor.returncode == 2 and "is a remote store" in doctor.stderr
+    bad = cli("leaderboard", "--store", "s3://" + s3.bucket + "/../x", "--out", str(tmp_path / "b3"), cache="m2")
+    assert bad.returncode == 2 and "not a plain object name" in bad.stderr

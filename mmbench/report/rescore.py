@@ -107,11 +107,11 @@ def rescore(store: str | Path, out: str | Path | None = None) -> RescoreReport:
     All or nothing: the new store is written into a staging folder beside `out` and renamed
     into place at the end, so a failed or killed rescore leaves no partial store.
     """
-    from mmbench.objects import is_url
+    from mmbench.objects import ObjectStoreError, is_url
     from mmbench.runner.remote_store import open_store
 
     if is_url(str(store)) and out is None:
-        raise ValueError(f"rescoring the remote store {store}: name the new (local) store with --out")
+        raise ObjectStoreError(f"rescoring the remote store {store}: name the new (local) store with --out")
     source = open_store(store)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     final = Path(out) if out is not None else source.root.with_name(f"{source.root.name}-rescored-{stamp}")

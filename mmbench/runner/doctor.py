@@ -75,10 +75,10 @@ def _claimed(root: Path, key: str) -> bool:
 
 def scan(root: Path | str) -> DoctorReport:
     """Every damaged or orphaned file of the store at `root` (reads, changes nothing)."""
-    from mmbench.objects import is_url
+    from mmbench.objects import ObjectStoreError, is_url
 
     if is_url(str(root)):
-        raise ValueError(f"`mmbench doctor` checks a store folder; {root} is a remote store, whose records "
+        raise ObjectStoreError(f"`mmbench doctor` checks a store folder; {root} is a remote store, whose records "
                          f"are written create-only and whole (nothing there is half-written)")
     store = ResultStore(root)
     if not store.root.is_dir():

@@ -16,8 +16,9 @@ Resources: a task asks for the torch threads of its unit as CPUs and, on a CUDA 
 one GPU; a model class may ask for more or other ones with `ray_resources` (e.g.
 `{"num_cpus": 2, "memory": 2 << 30, "resources": {"big_node": 1}}`).
 
-Datasets and the store must be at the same paths on every node (a shared file system):
-the tasks read datasets from MMBENCH_HOME and write artifacts into the store there.
+Datasets and the store must be at the same paths on every node (a shared file system)
+or on object storage (`s3://` URLs, see `mmbench.runner.remote_store`): the tasks read
+datasets from MMBENCH_HOME and write artifacts into the store there.
 """
 
 from __future__ import annotations

@@ -107,9 +107,13 @@ class RemoteResultStore(ResultStore):
         return load_record(path, self.root)
 
     def records(self) -> list[RunRecord]:
-        keys = [item.key.removeprefix("records/").removesuffix(".json")
-                for item in self.objects.listing("records") if item.key.endswith(".json")]
-        return [self.get(key) for key in sorted(keys)]
+        keys = sorted(item.key.removeprefix("records/").removesuffix(".json")
+                      for item in self.objects.listing("records") if item.key.endswith(".json"))
+        missing = [f"records/{key}.json" for key in keys if not self.record_path(key).is_file()]
+        for name, raw in self.objects.read_many(missing).items():  # one round of requests, not one each
+            with contextlib.suppress(RecordExists):
+                write_once(self.root / name, raw, self.root)
+        return [self.get(key) for key in keys]
 
     def predictions(self, key: str) -> Any:
         from mmbench.runner.store import read_predictions

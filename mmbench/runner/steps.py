@@ -109,7 +109,7 @@ def fit_then(unit: Unit) -> FitDone | UnitResult:
     tasks, the fitted model travelling through the store); a model that cannot be stored
     cannot travel, so it is evaluated here and the whole unit's result comes back."""
     with _threads(unit.threads):
-        corpora = _Corpora()
+        corpora = _Corpora(unit.infos)
         fitted, how, stored = obtain(unit, corpora)
         if how == "fitted" and not stored:
             return _evaluate_all(unit, fitted, how, stored, corpora)
@@ -129,7 +129,7 @@ def _threads(count: int) -> Iterator[None]:
 
 
 def _run(unit: Unit) -> UnitResult:
-    corpora = _Corpora()
+    corpora = _Corpora(unit.infos)
     fitted, how, stored = obtain(unit, corpora)
     return _evaluate_all(unit, fitted, how, stored, corpora)
 
@@ -145,16 +145,20 @@ def _evaluate_all(unit: Unit, fitted: Fitted, how: str, stored: bool, corpora: _
 
 
 class _Corpora:
-    """Each corpus loaded (memory-mapped) once per unit, with its row limit."""
+    """Each corpus loaded (memory-mapped) once per unit, with its row limit; from a remote
+    home, the build the run planned is pulled first (nothing is fetched when it is here)."""
 
-    def __init__(self) -> None:
+    def __init__(self, infos: dict[str, DatasetInfo]) -> None:
+        self.infos = infos
         self.loaded: dict[tuple[str, int | None], Any] = {}
 
     def get(self, name: str, limit: int | None) -> Any:
         from mmbench import data
+        from mmbench.dataset_sync import pull
         from mmbench.tasks.base import limit_rows
 
         if (name, limit) not in self.loaded:
+            pull(name, self.infos[name].fingerprint)
             self.loaded[(name, limit)] = limit_rows(data.load(name), limit)
         return self.loaded[(name, limit)]
 
