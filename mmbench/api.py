@@ -44,7 +44,7 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int = 1,
         device: str = "cpu", portable: bool = False, executor: str = "local", address: str | None = None,
-        retries: int = 0) -> list[RunRecord]:
+        retries: int = 0, eval_batch_size: int | None = None) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
@@ -75,9 +75,13 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         models = [*([models] if isinstance(models, str) else models or []),
                   *(load_model_file(spec) for spec in model_files)]
 
-    steps = plan(load_suite(suite), models=models, datasets=datasets, seeds=seeds, limit=limit)
+    loaded = load_suite(suite)
+    if eval_batch_size is not None:
+        positive_int(eval_batch_size, "eval_batch_size")
+    steps = plan(loaded, models=models, datasets=datasets, seeds=seeds, limit=limit)
     return driver.run(steps, result_store, progress=progress, log=log, workers=workers,
                       threads=threads, device=where, retries=retries,
+                      eval_batch=eval_batch_size or loaded.eval_batch_size,
                       executor=_executor(executor, address, retries, model_files or []))
 
 

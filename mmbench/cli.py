@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       progress=not args.quiet, log=None if args.quiet else _log,
                       model_files=args.model_file, workers=args.jobs, threads=args.threads,
                       device=args.device, portable=args.portable, executor=args.executor,
-                      address=args.address, retries=args.retries)
+                      address=args.address, retries=args.retries, eval_batch_size=args.eval_batch_size)
     except StepsFailed as failed:  # the others are in the store: report them, then fail
         print(f"mmbench: error: {failed}", file=sys.stderr)
         records, status = failed.records, 1
@@ -303,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: CPU count)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads per job; results are reproducible for a fixed value (default 1)")
+    p.add_argument("--eval-batch-size", type=positive_int, metavar="N",
+                   help="rows per forward pass when evaluating (default: the suite's eval_batch_size, "
+                        "else the model's hint, else 64); speed and memory, not scores")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where torch models fit and predict (default cpu; auto: a GPU when one is "
                         "visible); records say which device ran")

@@ -8,9 +8,12 @@ gallery as a distractor for text->image but asks no image->text query.
   ranking of all texts, so a hit at K means ANY of its captions is in the top K.
 - text->image rank of caption j: 1-based position of its own image among all images.
 
-Ties count against the model: a wrong item with the same score as the right one is
-ranked ahead of it (a constant similarity matrix gets the worst possible ranks, never
-lucky hits). Correct captions tied with each other do not push one another down.
+Ties count against the model by default (`ties="pessimistic"`): a wrong item with the
+same score as the right one is ranked ahead of it (a constant similarity matrix gets the
+worst possible ranks, never lucky hits). With `ties="optimistic"` the right item goes
+first among equals. CLIP_benchmark's top-k (`torch.topk`) breaks ties in an order torch
+does not define, so its recall lies between the two and equals both when no score is
+tied. Correct captions tied with each other do not push one another down.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from mmbench.metrics import Metric, register_metric
 
 KS = (1, 5, 10)
+TIES = ("pessimistic", "optimistic")
 ROW_BLOCK = 512  # images per block, so the [block, n_texts] masks stay small
 
 
@@ -37,24 +41,33 @@ def _check(sim: np.ndarray, text_image: np.ndarray) -> tuple[np.ndarray, np.ndar
     return sim, text_image
 
 
-def i2t_ranks(sim: np.ndarray, text_image: np.ndarray) -> np.ndarray:
+def check_ties(ties: str) -> str:
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
+    return ties
+
+
+def i2t_ranks(sim: np.ndarray, text_image: np.ndarray, ties: str = "pessimistic") -> np.ndarray:
     """[n_images] float ranks of each image's best caption; NaN for an image without captions."""
     sim, text_image = _check(sim, text_image)
+    ahead = np.greater_equal if check_ties(ties) == "pessimistic" else np.greater
     ranks = np.full(sim.shape[0], np.nan)
     for start in range(0, sim.shape[0], ROW_BLOCK):
         block = sim[start:start + ROW_BLOCK]
         own = text_image[None, :] == np.arange(start, start + len(block))[:, None]
         best = np.where(own, block, -np.inf).max(axis=1, initial=-np.inf)
-        wrong_ahead = (~own & (block >= best[:, None])).sum(axis=1)
+        wrong_ahead = (~own & ahead(block, best[:, None])).sum(axis=1)
         has = own.any(axis=1)
         ranks[start:start + len(block)][has] = 1.0 + wrong_ahead[has]
     return ranks
 
 
-def t2i_ranks(sim: np.ndarray, text_image: np.ndarray) -> np.ndarray:
+def t2i_ranks(sim: np.ndarray, text_image: np.ndarray, ties: str = "pessimistic") -> np.ndarray:
     """[n_texts] int ranks of each caption's own image among all images."""
     sim, text_image = _check(sim, text_image)
     own = sim[text_image, np.arange(len(text_image))]
+    if check_ties(ties) == "optimistic":  # 1 + the images scoring strictly higher
+        return 1 + (sim > own[None, :]).sum(axis=0).astype(np.int64)
     # Counts the own image once (own >= own) plus every other image scoring at least as high.
     return (sim >= own[None, :]).sum(axis=0).astype(np.int64)
 

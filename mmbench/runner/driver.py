@@ -110,7 +110,7 @@ def _sweep(store: ResultStore, log: Progress | None) -> None:
 
 
 def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], store: ResultStore,
-           threads: int, device: str) -> list[Unit]:
+           threads: int, device: str, eval_batch: int | None = None) -> list[Unit]:
     """The pending steps grouped by the fitted model they use: one unit per fit step, and
     one per model used as it comes (loaded once for all its evaluations)."""
     groups: dict[str, list[tuple[str, EvalStep]]] = {}
@@ -128,13 +128,15 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
         fit = fits.get(group)
         names = {s.dataset.name for _, s in members} | ({fit.train_dataset.name} if fit else set())
         units.append(Unit(fit, group if fit else None, tuple(members),
-                          {n: infos[n] for n in sorted(names)}, store.location, threads, device))
+                          {n: infos[n] for n in sorted(names)}, store.location, threads, device,
+                          eval_batch=eval_batch))
     return units
 
 
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
         log: Progress | None = None, workers: int = 1, threads: int = 1, device: str = "cpu",
-        executor: Executor | None = None, run_id: str | None = None, retries: int = 0) -> list[RunRecord]:
+        executor: Executor | None = None, run_id: str | None = None, retries: int = 0,
+        eval_batch: int | None = None) -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
     need); return the records of all of them, in plan order, each key once. Other processes
     may run on the same store at the same time: each step is run by one of them. Every record
@@ -159,7 +161,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         keyed.setdefault(step.key(infos[step.dataset.name].fingerprint, train), step)
     done = {key: record for key in keyed if (record := _finished(store, key, say)) is not None}
     pending = {key: step for key, step in keyed.items() if key not in done}
-    units = _units(pending, infos, store, threads, device)
+    units = _units(pending, infos, store, threads, device, eval_batch)
     fit_steps = sum(1 for u in units if u.fit is not None)
     bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
                disable=not progress)
@@ -169,7 +171,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         while units:
             for result in executor.run(runner.claim(units)):
                 bar.update(runner.finish(result))
-            units = runner.resume(infos, threads, device)
+            units = runner.resume(infos, threads, device, eval_batch)
     finally:
         runner.release_all()
         bar.close()
@@ -290,7 +292,8 @@ class _Claimed:
             self.log(f"{head}: {primary} {record.metrics[primary]['value']:.3f} "
                      f"({record.timings['total_s']:.1f}s)")
 
-    def resume(self, infos: dict[str, data.DatasetInfo], threads: int, device: str) -> list[Unit]:
+    def resume(self, infos: dict[str, data.DatasetInfo], threads: int, device: str,
+               eval_batch: int | None) -> list[Unit]:
         """Units for the steps set aside: wait until one of their holders lets go, then the
         ones still missing are this process's to run."""
         if not self.set_aside:
@@ -300,7 +303,7 @@ class _Claimed:
             pass
         missing = {k: s for k, s in self.set_aside.items() if k not in self.done}
         self.set_aside = {}
-        return _units(missing, infos, self.store, threads, device)
+        return _units(missing, infos, self.store, threads, device, eval_batch)
 
     def release_all(self) -> None:
         for stack in self.held.values():

@@ -109,6 +109,10 @@ class EvalStep:
     def transfer(self) -> bool:
         return self.train_dataset != self.dataset.name
 
+    @property
+    def task_options(self) -> dict[str, Any]:
+        return dict(self.dataset.task_options.get(self.task, {}))
+
     def key(self, fingerprint: str, train_fingerprint: str | None = None) -> str:
         """The run record key. An in-distribution, clean evaluation keeps the key it had
         before fitting was a step of its own, so stores written then are still read."""
@@ -123,6 +127,8 @@ class EvalStep:
             ident.update(train_dataset=self.train_dataset, train_fingerprint=train_fingerprint)
         if self.view != "clean":
             ident["view"] = self.view
+        if self.task_options:  # they change what is measured; steps without any keep their keys
+            ident["task_options"] = self.task_options
         # Checked again here: the key becomes file names in the store.
         parts = [check_name(self.dataset.name, "dataset name"), check_name(self.task, "task name"),
                  check_name(self.model.display, "model label")]
@@ -134,7 +140,7 @@ class EvalStep:
         """What makes two steps of one plan the same step (specs hold dicts: unhashable)."""
         return (self.dataset.name, self.train_dataset, self.task, self.model.name, self.model.label,
                 json.dumps(self.model.config, sort_keys=True, default=str), self.seed, self.limit,
-                self.view)
+                self.view, json.dumps(self.task_options, sort_keys=True, default=str))
 
 
 @dataclass

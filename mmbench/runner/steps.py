@@ -31,6 +31,7 @@ class Unit:
     threads: int = 1
     device: str = "cpu"
     uid: int = 0  # which unit of the run (results come back from other processes as copies)
+    eval_batch: int | None = None  # rows per evaluation forward pass (None: model hint or default)
 
 
 @dataclass
@@ -135,12 +136,14 @@ def _run(unit: Unit) -> UnitResult:
 
 
 def _evaluate_all(unit: Unit, fitted: Fitted, how: str, stored: bool, corpora: _Corpora) -> UnitResult:
+    from mmbench.tasks.batching import evaluating_with
     from mmbench.tasks.embeddings import EmbeddingCache
 
     out = UnitResult(unit, how, fitted.fit_s, stored=stored)
     cache = EmbeddingCache()  # one fitted model: its embeddings serve every task below
-    for key, step in unit.evals:
-        out.results.append(evaluate(step, key, unit, fitted, corpora, cache))
+    with evaluating_with(unit.eval_batch):
+        for key, step in unit.evals:
+            out.results.append(evaluate(step, key, unit, fitted, corpora, cache))
     return out
 
 
@@ -209,7 +212,7 @@ def evaluate(step: EvalStep, key: str, unit: Unit, fitted: Fitted, corpora: _Cor
     from mmbench.tasks.base import EvalContext
 
     started = time.perf_counter()
-    task = TASKS.get(step.task)()
+    task = TASKS.get(step.task)(**step.task_options)
     info = unit.infos[step.dataset.name]
     dataset = corpora.get(step.dataset.name, step.limit)
     output = task.evaluate(fitted, dataset, info, EvalContext(step.seed, cache, step.dataset.unseen_classes, step.view))
@@ -222,6 +225,7 @@ def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, inf
     from mmbench.envinfo import environment
     from mmbench.metrics import METRICS
     from mmbench.models.base import config_hash
+    from mmbench.tasks.batching import eval_batch_size
 
     model = fitted.model
     higher = {name: METRICS.get(name).higher_is_better if name in METRICS else True
@@ -238,7 +242,8 @@ def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, inf
         primary_metric=task.primary_metric,
         model_info={"registry_name": step.model.name,
                     "num_parameters": int(model.num_parameters()) if hasattr(model, "num_parameters") else None,
-                    "fit": output.fit, "fit_loaded": fitted.loaded},
+                    "fit": output.fit, "fit_loaded": fitted.loaded,
+                    "eval_batch_size": eval_batch_size(model)},
         env={**environment(), "device": unit.device},
         # fit_s (in the task's timings) is the fit step's own time, wherever it ran;
         # total_s is this evaluate step's.

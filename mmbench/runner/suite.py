@@ -44,6 +44,8 @@ class DatasetSpec:
     train_on: str | None = None
     unseen_classes: str = "error"  # classes the model was not fitted on: "error" or "wrong"
     diagnostics: tuple[str, ...] | None = None  # None: the suite's
+    # Per task, the options its evaluation takes (zero-shot `templates`, retrieval `ties`).
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     where: str = field(default="", compare=False)  # "file: datasets[i]", for error messages
 
     @property
@@ -62,6 +64,9 @@ class Suite:
     # that corpus gets it, so the protocol stays the same across the families compared there.
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: tuple[str, ...] = ()  # for every dataset entry that names none of its own
+    # Rows per forward pass when evaluating (None: the model's hint, else the default): how
+    # fast and how much memory, not what is measured, so not part of any key.
+    eval_batch_size: int | None = None
 
     def diagnostics_for(self, spec: DatasetSpec) -> tuple[str, ...]:
         return self.diagnostics if spec.diagnostics is None else spec.diagnostics
@@ -90,10 +95,11 @@ def find_suite(name_or_path: str) -> Path:
     raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(known) or 'none'}")
 
 
-SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "diagnostics", "description")
+SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "diagnostics", "description",
+              "eval_batch_size")
 MODEL_KEYS = ("name", "config", "label")
 DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes",
-                "diagnostics")
+                "diagnostics", "task_options")
 UNSEEN_CHOICES = ("error", "wrong")
 # modality: every classifier also scored with images, then texts, permuted within the split;
 # robustness: also scored under each perturbation at each severity (both extra evaluate
@@ -197,8 +203,42 @@ def _dataset(entry: Any, where: str) -> DatasetSpec:
         return DatasetSpec(name, tuple(dict.fromkeys(tasks)), adapter,
                            _mapping(entry.get("options"), "'options'", here),
                            tuple(models) if models is not None else None, seeds,
-                           None if train_on == name else train_on, unseen, diagnostics, where=here)
+                           None if train_on == name else train_on, unseen, diagnostics,
+                           _task_options(entry.get("task_options"), tasks, here), where=here)
     raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks, ...}}, got {entry!r}")
+
+
+def _task_options(raw: Any, tasks: list[str], where: str) -> dict[str, dict[str, Any]]:
+    """`task_options:` maps a task of the entry to the options of its evaluation, checked
+    by building the task with them."""
+    if raw is None:
+        return {}
+    from mmbench.tasks import TASKS
+
+    options = {}
+    for task, values in _mapping(raw, "'task_options'", where).items():
+        here = f"{where}: task_options.{task}"
+        if task not in tasks:
+            raise SuiteError(f"{here}: {task!r} is not among the entry's tasks ({', '.join(tasks)})")
+        chosen = _mapping(values, "a task's options", here)
+        factory = TASKS.get(task)
+        known = tuple(getattr(factory, "option_names", ()))
+        _check_keys(chosen, known, here)
+        try:
+            factory(**chosen)
+        except (TypeError, ValueError) as err:
+            raise SuiteError(f"{here}: {err}") from None
+        options[task] = chosen
+    return options
+
+
+def eval_batch_size(raw: Any, where: str) -> int | None:
+    """A positive batch size for evaluation forward passes, or None (not set)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+        raise SuiteError(f"{where}: 'eval_batch_size' must be a positive integer, got {raw!r}")
+    return raw
 
 
 def _entries(raw: dict[str, Any], key: str, where: str) -> list[Any]:
@@ -268,7 +308,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     return Suite(name=name, models=models, datasets=tuple(datasets),
                  seeds=_seeds(raw.get("seeds", 1), where), path=where,
                  train=_budgets(raw.get("train"), where),
-                 diagnostics=_diagnostics(raw.get("diagnostics", []), where))
+                 diagnostics=_diagnostics(raw.get("diagnostics", []), where),
+                 eval_batch_size=eval_batch_size(raw.get("eval_batch_size"), where))
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -26,13 +26,14 @@ from mmbench.tasks.base import (
     accepts,
     pick_splits,
 )
+from mmbench.tasks.batching import eval_batch_size
 from mmbench.tasks.label_space import to_fitted_space
 from mmbench.tasks.views import has_values, pick_splits_where
 
 CI_SEED = 0  # fixed so a CI depends only on the predictions
 
 
-def predict(model: Any, split: Any, batch_size: int = 256,
+def predict(model: Any, split: Any, batch_size: int | None = None,
             transform: Callable[[Any], Any] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(ids, labels, probabilities) over a split, batch by batch (each passed through
     `transform` first, when given: a perturbation view)."""
@@ -40,7 +41,7 @@ def predict(model: Any, split: Any, batch_size: int = 256,
     ids: list[str] = []
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
-    for batch in BatchLoader(split, batch_size=batch_size, image_size=image_size):
+    for batch in BatchLoader(split, batch_size=batch_size or eval_batch_size(model), image_size=image_size):
         if transform is not None:
             batch = transform(batch)
         ids.extend(batch.ids)

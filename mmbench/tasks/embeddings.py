@@ -15,8 +15,8 @@ import numpy as np
 
 from mmbench.loader import Batch, BatchLoader, primary_text
 from mmbench.tasks.base import TRAIN_SPLITS, VAL_SPLITS, TaskError, Training, default_eval_split
+from mmbench.tasks.batching import eval_batch_size
 
-BATCH = 256
 TEXT_COLUMNS = ("text", "question", "hypothesis", "captions")
 
 
@@ -92,11 +92,12 @@ def _own_decoded_batches(model: Any, split: Any, batch_size: int) -> Iterator[Ba
         part = table[start:start + batch_size]
         cells = part.column("images").to_pylist()
         pixels = [model.decode_image(c[0]["bytes"] if c else None) for c in cells]
-        images = torch.from_numpy(np.stack(pixels).astype(np.float32))
+        images = torch.from_numpy(np.stack(pixels, dtype=np.float32))  # one copy, not two
         yield Batch(ids=part.column("id").to_pylist(), images=images, texts=[], labels=None)
 
 
-def image_batches(model: Any, split: Any, batch_size: int = BATCH) -> Iterator[Batch]:
+def image_batches(model: Any, split: Any, batch_size: int | None = None) -> Iterator[Batch]:
+    batch_size = batch_size or eval_batch_size(model)
     if callable(getattr(model, "decode_image", None)):
         return _own_decoded_batches(model, split, batch_size)
     size = int(getattr(model, "image_size", 32))
@@ -109,7 +110,7 @@ def embed_images(model: Any, split: Any, cache: EmbeddingCache | None = None
     return cache.image_embeddings(model, split) if cache is not None else _embed_images(model, split)
 
 
-def _embed_images(model: Any, split: Any, batch_size: int = BATCH) -> tuple[list[str], np.ndarray]:
+def _embed_images(model: Any, split: Any, batch_size: int | None = None) -> tuple[list[str], np.ndarray]:
     ids: list[str] = []
     parts: list[np.ndarray] = []
     for batch in image_batches(model, split, batch_size):
@@ -120,8 +121,9 @@ def _embed_images(model: Any, split: Any, batch_size: int = BATCH) -> tuple[list
     return ids, np.concatenate(parts)
 
 
-def embed_texts(model: Any, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
+def embed_texts(model: Any, texts: list[str], batch_size: int | None = None) -> np.ndarray:
     """[len(texts), D] normalised text embeddings."""
+    batch_size = batch_size or eval_batch_size(model)
     parts = [normalise(model.embed_texts(texts[s:s + batch_size])) for s in range(0, len(texts), batch_size)]
     if not parts:
         raise TaskError("no texts to embed")

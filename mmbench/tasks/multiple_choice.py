@@ -33,10 +33,10 @@ from mmbench.loader import Batch, BatchLoader
 from mmbench.metrics.choice import circular_per_sample, rotation_votes
 from mmbench.tasks import register_task
 from mmbench.tasks.base import DUAL_ENCODER, TRAINED_CLASSIFIER, EvalContext, Fitted, TaskError, TaskOutput, Training
+from mmbench.tasks.batching import eval_batch_size
 from mmbench.tasks.classification import image_clusters, score
 from mmbench.tasks.views import has_values, iter_records, pick_splits_where, with_columns
 
-BATCH = 128
 METRIC_NAMES = ("accuracy", "circular_accuracy")
 ROW_COLUMNS = ("question", "text", "choices", "answer_index")
 Scorer = Callable[[Batch, list[str], list[list[str]]], np.ndarray]
@@ -121,23 +121,23 @@ def prompt_view(split: Any) -> Any:
     return with_columns(split, {"text": prompts, "label": column(split, "answer_index")}, "mc-prompt")
 
 
-def _batches(model: Any, split: Any, dual: bool) -> Iterator[Batch]:
+def _batches(model: Any, split: Any, dual: bool, rows: int) -> Iterator[Batch]:
     if dual:
         from mmbench.tasks.embeddings import image_batches
 
-        return image_batches(model, split, BATCH)
+        return image_batches(model, split, rows)
     reads_images = getattr(model, "uses_images", hasattr(model, "score_choices"))
     size = int(getattr(model, "image_size", 32)) if reads_images else None
-    return iter(BatchLoader(split, batch_size=BATCH, image_size=size))
+    return iter(BatchLoader(split, batch_size=rows, image_size=size))
 
 
-def circular_predictions(scorer: Scorer, batches: Iterator[Batch], split: Any) -> dict[str, Any]:
+def circular_predictions(scorer: Scorer, batches: Iterator[Batch], split: Any, rows_per_batch: int) -> dict[str, Any]:
     """Ask every labelled question in every rotation; picks [N, max options] hold the
     option (published index) chosen in each rotation, -1 past a question's options."""
     ids, answers, picks, positions = [], [], [], []
     width = _num_options(split)
     offset = 0
-    for batch, rows in zip(batches, iter_records(split, ROW_COLUMNS, BATCH), strict=True):
+    for batch, rows in zip(batches, iter_records(split, ROW_COLUMNS, rows_per_batch), strict=True):
         keep = [i for i, r in enumerate(rows) if r["answer_index"] is not None and r["choices"]]
         questions = [context(r) for r in rows]
         choices = [r["choices"] or [""] for r in rows]
@@ -208,7 +208,8 @@ class MultipleChoiceTask:
                             f"model was fitted for at most {len(fitted.classes)}")
         started = time.perf_counter()
         scorer, dual = self._scorer(fitted)
-        out = circular_predictions(scorer, _batches(fitted.model, split, dual), split)
+        rows = eval_batch_size(fitted.model)
+        out = circular_predictions(scorer, _batches(fitted.model, split, dual, rows), split, rows)
         predicted = time.perf_counter()
         votes = rotation_votes(out["picks"], out["picks"].shape[1])
         clusters = image_clusters(split)[out["positions"]]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mmbench.data import DatasetInfo
-from mmbench.metrics.retrieval import ALL, i2t_ranks, t2i_ranks
+from mmbench.metrics.retrieval import ALL, check_ties, i2t_ranks, t2i_ranks
 from mmbench.stats import Estimate, bootstrap_metric
 from mmbench.tasks import register_task
 from mmbench.tasks.base import DUAL_ENCODER, EvalContext, Fitted, TaskError, TaskOutput, Training
@@ -64,6 +64,10 @@ class RetrievalTask:
     name: ClassVar[str] = "retrieval"
     primary_metric: ClassVar[str] = "mean_recall"
     capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (DUAL_ENCODER,)
+    option_names: ClassVar[tuple[str, ...]] = ("ties",)
+
+    def __init__(self, ties: str = "pessimistic") -> None:
+        self.ties = check_ties(ties)
 
     @staticmethod
     def metric_inputs(table: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -97,9 +101,10 @@ class RetrievalTask:
                     else embed_texts(model, texts))
         sim = image_emb @ text_emb.T
         embedded = time.perf_counter()
-        i2t, t2i = i2t_ranks(sim, text_image), t2i_ranks(sim, text_image)
+        i2t, t2i = i2t_ranks(sim, text_image, self.ties), t2i_ranks(sim, text_image, self.ties)
         table = predictions_table(ids, captions, i2t, t2i, text_image, sim.argmax(axis=1), texts)
         metrics = score_rows(*self.metric_inputs(table))  # from the table, so a rescore agrees
         timings = {"fit_s": fitted.fit_s, "predict_s": embedded - started,
                    "score_s": time.perf_counter() - embedded}
-        return TaskOutput(eval_name, int(np.isfinite(i2t).sum()), metrics, table, timings, fit=fitted.report)
+        return TaskOutput(eval_name, int(np.isfinite(i2t).sum()), metrics, table, timings,
+                          fit={**fitted.report, "ties": self.ties})

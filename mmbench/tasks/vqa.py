@@ -29,10 +29,10 @@ from mmbench.metrics.vqa import answer_accuracy, lenient_answer_accuracy, majori
 from mmbench.stats import Estimate, bootstrap_mean
 from mmbench.tasks import register_task
 from mmbench.tasks.base import TRAINED_CLASSIFIER, EvalContext, Fitted, TaskError, TaskOutput, Training, accepts
+from mmbench.tasks.batching import eval_batch_size
 from mmbench.tasks.classification import CI_SEED, image_clusters
 from mmbench.tasks.views import has_nonempty_list, iter_column, pick_splits_where, with_columns
 
-BATCH = 256
 METRIC_NAMES = ("vqa", "vqa_lenient", "exact_match")
 
 
@@ -139,8 +139,9 @@ class VQATask:
                                                      "exact_match", "in_vocabulary", "positions")}
         known = set(vocab)
         offset = 0
-        batches = BatchLoader(split, batch_size=BATCH, image_size=size)
-        for batch, answers in zip(batches, iter_column(split, "answers", BATCH), strict=True):
+        rows = eval_batch_size(model)
+        batches = BatchLoader(split, batch_size=rows, image_size=size)
+        for batch, answers in zip(batches, iter_column(split, "answers", rows), strict=True):
             probs = np.asarray(model.predict_proba(batch))
             if probs.shape[1] != len(vocab):
                 raise TaskError(f"vqa: the model gave {probs.shape[1]} scores for {len(vocab)} answers")

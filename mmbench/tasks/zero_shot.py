@@ -56,13 +56,19 @@ def template_metrics(labels: np.ndarray, template_preds: np.ndarray) -> dict[str
     return out
 
 
+check_templates = templates  # the constructor's argument hides the function's name
+
+
 @register_task("zero-shot")
 class ZeroShotTask:
     name: ClassVar[str] = "zero-shot"
     primary_metric: ClassVar[str] = "accuracy"
     capabilities: ClassVar[tuple[tuple[str, ...], ...]] = (DUAL_ENCODER,)
+    option_names: ClassVar[tuple[str, ...]] = ("templates",)
 
     def __init__(self, templates: str | list[str] | None = None) -> None:
+        if templates is not None:
+            check_templates(templates)  # a bad template set is refused when the suite is read
         self.templates = templates
 
     @staticmethod
