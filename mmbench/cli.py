@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads per job; results are reproducible for a fixed value (default 1)")
     p.add_argument("--eval-batch-size", type=positive_int, metavar="N",
                    help="rows per forward pass when evaluating (default: the suite's eval_batch_size, "
-                        "else the model's hint, else 64); speed and memory, not scores")
+                        "else the model's hint, else 128); speed and memory, not scores")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where torch models fit and predict (default cpu; auto: a GPU when one is "
                         "visible); records say which device ran")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -79,3 +80,39 @@ def test_limits_are_left_to_pil_wording() -> None:
     assert _header_facts(data, 1000) is None
     with pytest.raises(BadImage, match="exceeds the limit of 1000"):
         inspect_image(data, max_pixels=1000)
+
+
+def _photo(width: int, height: int, fmt: str) -> bytes:
+    import numpy as np
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    pixels = np.stack([xx * 255 // width, yy * 255 // height, (xx + yy) % 256], axis=-1).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format=fmt, quality=95)
+    return out.getvalue()
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_close_to_a_full_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from PIL import JpegImagePlugin
+
+    from mmbench.images import decode_rgb
+
+    asked: list[tuple[int, int]] = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: Any, mode: Any, size: Any) -> Any:
+        asked.append(size)
+        return original(self, mode, size)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    big = _photo(400, 300, "JPEG")
+    fast = np.asarray(decode_rgb(big, 32), dtype=np.float64)
+    assert asked == [(32, 32)]
+    with Image.open(io.BytesIO(big)) as img:
+        full = np.asarray(img.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float64)
+    assert fast.shape == full.shape == (32, 32, 3)
+    assert np.abs(fast - full).mean() < 4.0  # a smooth image: the two decodes agree closely
+    decode_rgb(_photo(50, 40, "JPEG"), 32)  # under twice the target: decoded in full
+    decode_rgb(_photo(400, 300, "PNG"), 32)  # not a JPEG
+    assert asked == [(32, 32)]
