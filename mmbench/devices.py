@@ -38,11 +38,11 @@ def _cuda_count() -> int:
 def resolve_device(name: str) -> str:
     """A `--device` value (cpu, cuda, cuda:N, auto) as a torch device string; auto is "cuda"
     when a GPU is visible, else "cpu". A CUDA device that is not there is a DeviceError saying why."""
-    import torch
-
     value = str(name).strip().lower()
     if value == "cpu":
-        return "cpu"
+        return "cpu"  # before importing torch: a run with nothing left to do never needs it
+    import torch
+
     if value == "auto":
         return "cuda" if _cuda_count() > 0 else "cpu"
     match = _CUDA.fullmatch(value)
