@@ -198,7 +198,7 @@ def test_embeddings_are_computed_once_per_split(tmp_path: Path, monkeypatch: pyt
     calls: list[int] = []
     real = embeddings._embed_images
 
-    def counted(model: Any, split: Any, batch_size: int = embeddings.BATCH) -> Any:
+    def counted(model: Any, split: Any, batch_size: int | None = None) -> Any:
         calls.append(len(split))
         return real(model, split, batch_size)
 
