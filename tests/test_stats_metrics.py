@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from mmbench.metrics import METRICS
@@ -62,3 +63,15 @@ def test_vectorised_resampled_metrics_equal_the_loop() -> None:
         fast = metric.resampled(labels, p, indices)
         slow = np.array([metric.fn(labels[i], p[i]) for i in indices])
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_macro_f1_equals_scikit_learns_without_importing_it(seed: int) -> None:
+    from mmbench.metrics.classification import macro_f1
+
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(2, 9))
+    labels = rng.integers(0, classes - (seed % 2), size=int(rng.integers(1, 80)))  # odd seeds: a class never seen
+    probs = rng.random((len(labels), classes))
+    expected = f1_score(labels, probs.argmax(axis=1), labels=list(range(classes)), average="macro", zero_division=0)
+    assert macro_f1(labels, probs) == pytest.approx(expected, abs=1e-12)
