@@ -31,11 +31,10 @@ def ensure_dataset(spec: DatasetSpec) -> data.DatasetInfo:
     and built again when its adapter's version or options changed since (an ingested corpus
     is the user's to ingest again)."""
     from mmbench.adapters import ADAPTERS
+    from mmbench.dataset_sync import pull
 
     adapter_name = spec.adapter or spec.name
     generated = adapter_name in ADAPTERS and not ADAPTERS.get(adapter_name).needs_root
-    from mmbench.dataset_sync import pull
-
     pull(spec.name)  # a remote home: the build its name means now (nothing for a local home)
     if data.exists(spec.name) and not (generated and _outdated(spec, adapter_name)):
         return data.info(spec.name)
