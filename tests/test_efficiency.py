@@ -3,6 +3,9 @@ percentiles in order, the Pareto front of score against cost."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,3 +65,32 @@ def test_the_pareto_front_drops_dominated_models() -> None:
     assert pareto(points) == {"cheap-weak", "dear-strong"}
     # lower is better: the cheapest low score wins
     assert pareto({"a": (0.1, 1.0), "b": (0.2, 2.0)}, higher_is_better=False) == {"a"}
+
+
+def test_a_step_peak_sees_memory_held_only_inside_the_step() -> None:
+    from mmbench.diagnostics.memory import StepPeak, current_rss_mb
+
+    before = current_rss_mb()
+    if before is None:
+        pytest.skip("no /proc/self/statm on this system: the step peak is the process's lifetime peak")
+    with StepPeak() as quiet:
+        pass
+    with StepPeak() as busy:
+        block = np.ones(64 * 2**20 // 8)  # 64 MB, touched
+        time.sleep(0.1)
+        del block
+    assert busy.mb >= before + 50 and quiet.mb < busy.mb
+
+
+def test_fit_records_its_own_peak_memory_and_the_artifact_keeps_it(tmp_path: Path) -> None:
+    import mmbench
+    from mmbench.runner.artifacts import ArtifactStore
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(json.dumps({"name": "peak", "seeds": 1, "models": ["concat-fusion"],
+                                 "datasets": ["shapes"], "train": {"shapes": {"epochs": 1, "min_epochs": 1}}}))
+    first = mmbench.run(str(suite), store=tmp_path / "store", limit=40)
+    peak = first[0].model_info["fit_peak_mb"]
+    assert peak > 50  # a Python process with torch loaded holds more than that
+    manifest = ArtifactStore(tmp_path / "store").manifest(first[0].fit_key)
+    assert manifest["timings"]["fit_peak_mb"] == pytest.approx(peak, abs=0.1)

@@ -71,7 +71,8 @@ class ArtifactStore:
             fitted.model.save(staging / MODEL_DIR)
             manifest = {"key": key, "manifest_version": MANIFEST_VERSION, "identity": identity,
                         "objective": fitted.objective, "classes": fitted.classes, "extra": fitted.extra,
-                        "fit_report": fitted.report, "timings": {"fit_s": fitted.fit_s}, "env": env,
+                        "fit_report": fitted.report, "env": env,
+                        "timings": {"fit_s": fitted.fit_s, "fit_peak_mb": fitted.fit_peak_mb},
                         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str),
                                             encoding="utf-8")
@@ -107,10 +108,12 @@ class ArtifactStore:
         folder = self.path(key)
         check_trusted(folder)
         manifest = self.manifest(key)
+        timings = manifest.get("timings") or {}
         model.load(folder / MODEL_DIR)
         return Fitted(model, manifest.get("objective"), list(manifest.get("classes") or []),
                       dict(manifest.get("extra") or {}), dict(manifest.get("fit_report") or {}),
-                      fit_s=float((manifest.get("timings") or {}).get("fit_s", 0.0)), loaded=True)
+                      fit_s=float(timings.get("fit_s", 0.0)), fit_peak_mb=float(timings.get("fit_peak_mb", 0.0)),
+                      loaded=True)
 
 
 def check_trusted(folder: Path) -> None:

@@ -12,16 +12,19 @@ from mmbench.tasks.base import EvalContext, Fitted, TaskError, TaskOutput, Train
 def fit(model: Any, training: Training, seed: int) -> Fitted:
     """Fit `model` on `training` with `seed`: `fit_contrastive(train, val, seed=)` for a
     contrastive objective, else `fit(train, val, num_classes=, seed=)`."""
+    from mmbench.diagnostics.memory import StepPeak
+
+    if not training.contrastive and not training.classes:
+        raise TaskError(f"objective {training.objective!r}: no classes to fit")
     started = time.perf_counter()
-    if training.contrastive:
-        report = model.fit_contrastive(training.train, training.val, seed=seed)
-    else:
-        if not training.classes:
-            raise TaskError(f"objective {training.objective!r}: no classes to fit")
-        report = model.fit(training.train, training.val, num_classes=len(training.classes), seed=seed)
+    with StepPeak() as peak:
+        if training.contrastive:
+            report = model.fit_contrastive(training.train, training.val, seed=seed)
+        else:
+            report = model.fit(training.train, training.val, num_classes=len(training.classes), seed=seed)
     return Fitted(model, training.objective, list(training.classes), dict(training.extra),
                   report=dict(getattr(report, "__dict__", None) or {}),
-                  fit_s=time.perf_counter() - started)
+                  fit_s=time.perf_counter() - started, fit_peak_mb=peak.mb)
 
 
 def fit_for(task: Any, model: Any, dataset: Any, info: Any, seed: int) -> Fitted:

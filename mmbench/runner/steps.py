@@ -243,7 +243,9 @@ def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, inf
         model_info={"registry_name": step.model.name,
                     "num_parameters": int(model.num_parameters()) if hasattr(model, "num_parameters") else None,
                     "fit": output.fit, "fit_loaded": fitted.loaded,
-                    "eval_batch_size": eval_batch_size(model)},
+                    "eval_batch_size": eval_batch_size(model),
+                    # the fit step's own peak resident memory, wherever and whenever it ran (0: none)
+                    "fit_peak_mb": round(fitted.fit_peak_mb, 1)},
         env={**environment(), "device": unit.device},
         # fit_s (in the task's timings) is the fit step's own time, wherever it ran;
         # total_s is this evaluate step's.

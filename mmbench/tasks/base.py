@@ -57,6 +57,7 @@ class Fitted:
     extra: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)  # the fit report
     fit_s: float = 0.0  # how long the fit took (when it ran, in this run or the stored one)
+    fit_peak_mb: float = 0.0  # the fit step's peak resident memory (likewise)
     loaded: bool = False  # read back from a stored artifact
 
 
