@@ -5,7 +5,8 @@ prompts and captions.
 
 Data: the real OpenMoji emoji rendered at 96 px, ingested once into a scratch home
 (zero-shot over the emoji groups with mmbench's prompts, retrieval against the CLDR
-names, on the test split). Models: a tiny CLIP (where harness overhead shows most) and
+names, on the test split; a linear probe on the frozen image embeddings, its C chosen on
+val from mmbench's grid, then refitted on train). Models: a tiny CLIP (where harness overhead shows most) and
 a ViT-S/32-size one, random weights (`eval_batch.clip_folder`). Each run is a fresh
 process; wall time is the process's, peak memory that of its whole process tree (PSS,
 so pages a forked worker shares with its parent count once, sampled every 20 ms from
@@ -51,9 +52,10 @@ def bare(model_dir: str, home: str, task: str, prompts_file: str, threads: int) 
     model = CLIPModel.from_pretrained(model_dir, local_files_only=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     processor = CLIPImageProcessorPil.from_pretrained(model_dir, local_files_only=True)
-    shards = sorted((Path(home) / "datasets" / "openmoji" / "test").glob("*.arrow"))
-    table = pa.concat_tables([pa.ipc.open_stream(pa.memory_map(str(s))).read_all() for s in shards])
-    rows = table.select(["images", "label", "captions"]).to_pylist()
+    def split_rows(split: str) -> list[dict[str, Any]]:
+        shards = sorted((Path(home) / "datasets" / "openmoji" / split).glob("*.arrow"))
+        table = pa.concat_tables([pa.ipc.open_stream(pa.memory_map(str(s))).read_all() for s in shards])
+        return table.select(["images", "label", "captions"]).to_pylist()
 
     def text_features(texts: list[str]) -> torch.Tensor:
         parts = []
@@ -65,15 +67,33 @@ def bare(model_dir: str, home: str, task: str, prompts_file: str, threads: int) 
                 parts.append(F.normalize(model.text_projection(pooled), dim=-1))
         return torch.cat(parts)
 
-    images = []
-    for start in range(0, len(rows), BATCH):
-        pils = [Image.open(io.BytesIO(r["images"][0]["bytes"])).convert("RGB") for r in rows[start:start + BATCH]]
-        pixels = processor(images=pils, return_tensors="pt")["pixel_values"]
-        with torch.no_grad():
-            pooled = model.vision_model(pixel_values=pixels).pooler_output
-            images.append(F.normalize(model.visual_projection(pooled), dim=-1))
-    image_emb = torch.cat(images)
-    if task == "zero-shot":
+    def image_features(rows: list[dict[str, Any]]) -> torch.Tensor:
+        parts = []
+        for start in range(0, len(rows), BATCH):
+            pils = [Image.open(io.BytesIO(r["images"][0]["bytes"])).convert("RGB") for r in rows[start:start + BATCH]]
+            pixels = processor(images=pils, return_tensors="pt")["pixel_values"]
+            with torch.no_grad():
+                pooled = model.vision_model(pixel_values=pixels).pooler_output
+                parts.append(F.normalize(model.visual_projection(pooled), dim=-1))
+        return torch.cat(parts)
+
+    rows = split_rows("test")
+    image_emb = image_features(rows)
+    if task == "linear-probe":  # mmbench's protocol: C from a grid on val, refit on train
+        from sklearn.linear_model import LogisticRegression
+
+        def probe(x: Any, y: Any, c: float) -> Any:
+            return LogisticRegression(C=c, max_iter=2000, random_state=0).fit(x, y)
+
+        fit_rows, val_rows = split_rows("train"), split_rows("val")
+        x, x_val = image_features(fit_rows).numpy(), image_features(val_rows).numpy()
+        y, y_val = np.array([r["label"] for r in fit_rows]), np.array([r["label"] for r in val_rows])
+        grid = (0.01, 0.1, 1.0, 10.0, 100.0)
+        accuracy = {c: float((probe(x, y, c).predict(x_val) == y_val).mean()) for c in grid}
+        best = max(grid, key=lambda c: (accuracy[c], -c))
+        labels = np.array([r["label"] for r in rows])
+        score = float((probe(x, y, best).predict(image_emb.numpy()) == labels).mean())
+    elif task == "zero-shot":
         per_class = json.loads(Path(prompts_file).read_text())
         classes = torch.stack([F.normalize(text_features(p).mean(dim=0), dim=-1) for p in per_class])
         labels = torch.tensor([r["label"] for r in rows])
@@ -129,7 +149,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=0, help="emoji to build from (0: all)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="tiny,vit-s32")
-    parser.add_argument("--tasks", default="zero-shot,retrieval")
+    parser.add_argument("--tasks", default="zero-shot,retrieval,linear-probe")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "mmbench-bench-evaluate"))
     parser.add_argument("--bare", nargs=4, metavar=("MODEL_DIR", "HOME", "TASK", "PROMPTS"), help=argparse.SUPPRESS)
