@@ -388,3 +388,20 @@ def test_the_cli_runs_into_a_remote_store_and_reads_it_back(s3: S3, tmp_path: Pa
     assert doctor.returncode == 2 and "is a remote store" in doctor.stderr
     bad = cli("leaderboard", "--store", "s3://" + s3.bucket + "/../x", "--out", str(tmp_path / "b3"), cache="m2")
     assert bad.returncode == 2 and "not a plain object name" in bad.stderr
+
+
+def test_a_release_the_server_never_got_leaves_a_lease_that_runs_out(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = ObjectStore(s3.url("store"))
+    lease = leases.take(objects, "job", term=3)
+    assert lease is not None
+
+    def unreachable(*args: Any, **kwargs: Any) -> bool:
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(objects, "delete", unreachable)
+    lease.release()  # no error: the run that held it goes on
+    assert leases.take(objects, "job", term=3) is None  # still in its term
+    time.sleep(max(0.0, lease.expires - time.time()) + 0.2)
+    taken = leases.take(objects, "job", term=3)
+    assert taken is not None  # ran out: taken over
+    taken.release()

@@ -72,7 +72,9 @@ class Lease:
     def release(self) -> None:
         with self.lock:
             if not self.lost:
-                self.objects.delete(self.object_key, self.tag)
+                # A release the server did not get is safe: the lease runs out after its term.
+                with contextlib.suppress(Exception):
+                    self.objects.delete(self.object_key, self.tag)
             self.lost = True
 
 
@@ -177,7 +179,9 @@ class _Renewer:
             now = time.time()
             for lease in held:
                 if lease.expires - now < lease.term * 2 / 3:
-                    with contextlib.suppress(OSError):  # a failed request: try again next round
+                    # A failed request (network, server): try again next round; a lease
+                    # never renewed runs out, and then nothing is written under it.
+                    with contextlib.suppress(Exception):
                         lease.renew()
             self.wake.wait(max(0.05, min((lease.term for lease in held), default=DEFAULT_TERM_S) / 10))
             self.wake.clear()
