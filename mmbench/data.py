@@ -320,6 +320,8 @@ def info(name: str, home: Path | None = None) -> DatasetInfo:
 
 
 def exists(name: str, home: Path | None = None) -> bool:
+    """Whether the dataset is in the home; from a remote home, one this machine has not
+    read yet is pulled into its mirror to answer (the next reads need it anyway)."""
     found = (dataset_path(name, home) / "info.json").is_file()
     return found or (home is None and pull(name))
 

@@ -37,13 +37,9 @@ def remote_datasets() -> ObjectStore | None:
 
 
 def _pointer(objects: ObjectStore, name: str) -> dict[str, Any] | None:
-    raw = objects.read(f"{name}/{POINTER}")
-    if raw is None:
+    pointer = objects.read_json(f"{name}/{POINTER}")
+    if pointer is None:
         return None
-    try:
-        pointer = json.loads(raw)
-    except ValueError:
-        pointer = None
     if not isinstance(pointer, dict) or not isinstance(pointer.get("fingerprint"), str) \
             or not isinstance(pointer.get("files"), list):
         raise RemoteDatasetError(f"{objects.url_of(name + '/' + POINTER)} is not a dataset pointer "
@@ -56,8 +52,8 @@ def remote_names() -> list[str]:
     objects = remote_datasets()
     if objects is None:
         return []
-    return sorted({item.key.split("/")[0] for item in objects.listing()
-                   if item.key.endswith("/" + POINTER) and item.key.count("/") == 1})
+    return sorted({key.split("/")[0] for key in objects.listing()
+                   if key.endswith("/" + POINTER) and key.count("/") == 1})
 
 
 def publish(name: str) -> str | None:
@@ -135,6 +131,6 @@ def _download(objects: ObjectStore, name: str, pointer: dict[str, Any]) -> None:
         with hold(base / f".{name}.replace.lock", base):
             if local_fingerprint(name) != pointer["fingerprint"]:  # another process pulled it meanwhile
                 remove_tree(final, base, "dataset folder")
-                staging.rename(final)
+                staging.rename(inside(final, base, "dataset folder"))
     finally:
         remove_tree(staging, base, "staging folder")

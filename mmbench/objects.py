@@ -14,9 +14,9 @@ credentials come from the usual AWS settings. Requires `pip install 'mmbench[s3]
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ SCHEMES = ("s3",)
 # A component of an object key mmbench writes: the names and keys it checks elsewhere,
 # so nothing a user names becomes `..` or an absolute key.
 _PART = re.compile(r"^[A-Za-z0-9_.=+-]+$")
+NOT_JSON = object()  # what read_json gives for an object whose bytes are not JSON
 
 
 class ObjectStoreError(ValueError):
@@ -41,12 +42,6 @@ def _check_part(part: str, url: str) -> str:
     if part in (".", "..") or not _PART.match(part):
         raise ObjectStoreError(f"{url}: {part!r} is not a plain object name")
     return part
-
-
-@dataclass(frozen=True)
-class Listed:
-    key: str  # relative to the store's prefix
-    size: int
 
 
 class ObjectStore:
@@ -104,6 +99,17 @@ class ObjectStore:
             return None
         return _read_body(self.fs, response["Body"]), str(response["ETag"])
 
+    def read_json(self, key: str) -> Any:
+        """The object parsed as JSON; None when there is none, and NOT_JSON when its bytes
+        are not JSON (so that a caller's check of the shape it expects refuses it)."""
+        raw = self.read(key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return NOT_JSON
+
     def read_many(self, keys: list[str]) -> dict[str, bytes]:
         """The bytes of each object that is there, fetched concurrently."""
         if not keys:
@@ -139,7 +145,7 @@ class ObjectStore:
         bucket, name = self._split(key)
         try:
             response = self.fs.call_s3("put_object", Bucket=bucket, Key=name, Body=data, IfMatch=tag)
-        except (FileNotFoundError, OSError) as err:
+        except OSError as err:
             if isinstance(err, FileNotFoundError) or _precondition_failed(err):
                 return None
             raise
@@ -160,16 +166,15 @@ class ObjectStore:
             raise
         return True
 
-    def listing(self, folder: str = "") -> list[Listed]:
-        """Every object under `folder` (recursively), keys relative to this store."""
+    def listing(self, folder: str = "") -> list[str]:
+        """The key of every object under `folder` (recursively), relative to this store, sorted."""
         base = self.prefix if not folder else self.path(folder)
         try:
             found = self.fs.find(base, detail=True)
         except FileNotFoundError:
             return []
         cut = len(self.prefix) + 1
-        return sorted((Listed(name[cut:], int(meta.get("size") or 0)) for name, meta in found.items()
-                       if meta.get("type") == "file"), key=lambda item: item.key)
+        return sorted(name[cut:] for name, meta in found.items() if meta.get("type") == "file")
 
     def upload(self, local: Path, key: str) -> None:
         self.fs.put_file(str(local), self.path(key))

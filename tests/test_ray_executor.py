@@ -86,9 +86,9 @@ def test_a_ray_run_on_a_remote_home_reads_and_writes_through_object_storage(
     assert _predictions_of(remote) == _predictions(tmp_path / "local")
     assert sorted(r.key for r in on_ray) == sorted(r.key for r in local)
     stored = ObjectStore(s3.url("home")).listing()
-    assert any(item.key.startswith("results/artifacts/fit__concat-fusion") and item.key.endswith("manifest.json")
-               for item in stored)  # the fitted model went from its fit task to its evaluations through S3
-    assert any(item.key.startswith("datasets/shapes/builds/") for item in stored)
+    assert any(key.startswith("results/artifacts/fit__concat-fusion") and key.endswith("manifest.json")
+               for key in stored)  # the fitted model went from its fit task to its evaluations through S3
+    assert any(key.startswith("datasets/shapes/builds/") for key in stored)
 
 
 def test_a_step_that_raises_is_retried_then_recorded_and_the_others_finish(

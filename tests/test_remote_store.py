@@ -341,9 +341,9 @@ def test_mmbench_run_on_a_remote_home_resumes_from_another_machine(
     local = mmbench.run(suite, store=tmp_path / "local", limit=40)  # the same suite, a local store
     remote = ObjectStore(s3.url("home"))
     keys = sorted(r.key for r in first)
-    assert sorted(k.key.removeprefix("results/records/").removesuffix(".json")
+    assert sorted(k.removeprefix("results/records/").removesuffix(".json")
                   for k in remote.listing("results/records")) == keys
-    assert any(item.key.startswith("results/artifacts/") for item in remote.listing())
+    assert any(key.startswith("results/artifacts/") for key in remote.listing())
     assert {r.key: r.metrics for r in first} == {r.key: r.metrics for r in local}
 
     another_machine(monkeypatch, tmp_path / "machine-2")

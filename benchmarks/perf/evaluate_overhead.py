@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -164,6 +163,7 @@ def main() -> None:
     os.environ.update(env)
     from mmbench import data
     from mmbench.adapters import ADAPTERS
+    from mmbench.paths import remove_tree
     from mmbench.prompts import prompts, templates
 
     options = {"limit": args.images, "size": 96}  # the suites name them too, or mmbench would rebuild it
@@ -184,7 +184,7 @@ def main() -> None:
             runs: dict[str, list[tuple[float, float]]] = {"mmbench": [], "bare": []}
             for attempt in range(args.repeat):
                 store = work / f"store-{size}-{task}-{attempt}"
-                shutil.rmtree(store, ignore_errors=True)  # a fresh store: the run does the work
+                remove_tree(store, work, "benchmark store")  # a fresh store: the run does the work
                 commands = {
                     "mmbench": [sys.executable, "-m", "mmbench.cli", "run", "--suite", str(suite),
                                 "--store", str(store), "--no-leaderboard", "--quiet", "--threads", str(args.threads)],

@@ -78,8 +78,8 @@ def scan(root: Path | str) -> DoctorReport:
     from mmbench.objects import ObjectStoreError, is_url
 
     if is_url(str(root)):
-        raise ObjectStoreError(f"`mmbench doctor` checks a store folder; {root} is a remote store, whose records "
-                         f"are written create-only and whole (nothing there is half-written)")
+        raise ObjectStoreError(f"`mmbench doctor` checks a store folder; {root} is a remote store, whose "
+                               f"records are written create-only and whole (nothing there is half-written)")
     store = ResultStore(root)
     if not store.root.is_dir():
         raise FileNotFoundError(f"no result store at {store.root}")

@@ -66,9 +66,12 @@ class RemoteResultStore(ResultStore):
         raw = self.objects.read(key)
         if raw is None:
             return False
-        with contextlib.suppress(RecordExists):  # another process of this machine fetched it
-            write_once(local, raw, self.root)
+        self._keep(local, raw)
         return True
+
+    def _keep(self, local: Path, raw: bytes) -> None:
+        with contextlib.suppress(RecordExists):  # another process of this machine wrote it first
+            write_once(local, raw, self.root)
 
     def has(self, key: str) -> bool:
         return self.record_path(key).is_file() or self.objects.exists(f"records/{check_key(key)}.json")
@@ -91,8 +94,7 @@ class RemoteResultStore(ResultStore):
         if self.objects.create(f"records/{record.key}.json", data) is None:
             raise RecordExists(f"record {record.key} already exists in {self.url}; the store is append-only")
         path = self.record_path(record.key)
-        with contextlib.suppress(RecordExists):
-            write_once(path, data, self.root)
+        self._keep(path, data)
         return path
 
     def write_failure(self, run: str, key: str, failure: dict[str, Any]) -> Path:
@@ -107,12 +109,12 @@ class RemoteResultStore(ResultStore):
         return load_record(path, self.root)
 
     def records(self) -> list[RunRecord]:
-        keys = sorted(item.key.removeprefix("records/").removesuffix(".json")
-                      for item in self.objects.listing("records") if item.key.endswith(".json"))
-        missing = [f"records/{key}.json" for key in keys if not self.record_path(key).is_file()]
-        for name, raw in self.objects.read_many(missing).items():  # one round of requests, not one each
-            with contextlib.suppress(RecordExists):
-                write_once(self.root / name, raw, self.root)
+        keys = [name.removeprefix("records/").removesuffix(".json")
+                for name in self.objects.listing("records") if name.endswith(".json")]
+        missing = {f"records/{key}.json": self.record_path(key) for key in keys
+                   if not self.record_path(key).is_file()}  # record_path checks each key
+        for name, raw in self.objects.read_many(list(missing)).items():  # one round of requests, not one each
+            self._keep(missing[name], raw)
         return [self.get(key) for key in keys]
 
     def predictions(self, key: str) -> Any:
@@ -145,17 +147,14 @@ class RemoteArtifactStore(ArtifactStore):
     """The artifacts of a remote store, each read once into the mirror."""
 
     def __init__(self, url: str) -> None:
-        self.objects = ObjectStore(url).child(ARTIFACTS)
-        super().__init__(mirror_of(ObjectStore(url).url, "stores"))
+        store = ObjectStore(url)
+        self.objects = store.child(ARTIFACTS)
+        super().__init__(mirror_of(store.url, "stores"))
 
     def _remote_manifest(self, key: str) -> dict[str, Any] | None:
-        raw = self.objects.read(f"{check_key(key, 'artifact key')}/{MANIFEST}")
-        if raw is None:
+        manifest = self.objects.read_json(f"{check_key(key, 'artifact key')}/{MANIFEST}")
+        if manifest is None:
             return None
-        try:
-            manifest = json.loads(raw)
-        except ValueError:
-            manifest = None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list) \
                 or not isinstance(manifest.get("files_at"), str):
             from mmbench.runner.artifacts import ArtifactError
@@ -211,8 +210,8 @@ class RemoteArtifactStore(ArtifactStore):
         return super().load(key, model)
 
     def stored_keys(self) -> list[str]:
-        remote = {item.key.split("/")[0] for item in self.objects.listing()
-                  if item.key.endswith("/" + MANIFEST) and item.key.count("/") == 1}
+        remote = {key.split("/")[0] for key in self.objects.listing()
+                  if key.endswith("/" + MANIFEST) and key.count("/") == 1}
         return sorted(remote | set(super().stored_keys()))
 
 

@@ -283,7 +283,7 @@ class ResultStore:
         later run tries the step again; its record, once written, is what counts)."""
         path = self.failure_path(run, key)
         write_once(path, json.dumps({"key": key, "run": run, **failure}, indent=2, sort_keys=True).encode(),
-                      self.root)
+                   self.root)
         return path
 
     def get(self, key: str) -> RunRecord:

@@ -232,7 +232,7 @@ def _task_options(raw: Any, tasks: list[str], where: str) -> dict[str, dict[str,
     return options
 
 
-def eval_batch_size(raw: Any, where: str) -> int | None:
+def _eval_batch_size(raw: Any, where: str) -> int | None:
     """A positive batch size for evaluation forward passes, or None (not set)."""
     if raw is None:
         return None
@@ -309,7 +309,7 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
                  seeds=_seeds(raw.get("seeds", 1), where), path=where,
                  train=_budgets(raw.get("train"), where),
                  diagnostics=_diagnostics(raw.get("diagnostics", []), where),
-                 eval_batch_size=eval_batch_size(raw.get("eval_batch_size"), where))
+                 eval_batch_size=_eval_batch_size(raw.get("eval_batch_size"), where))
 
 
 def load_suite(name_or_path: str) -> Suite:

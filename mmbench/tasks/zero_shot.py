@@ -56,9 +56,6 @@ def template_metrics(labels: np.ndarray, template_preds: np.ndarray) -> dict[str
     return out
 
 
-check_templates = templates  # the constructor's argument hides the function's name
-
-
 @register_task("zero-shot")
 class ZeroShotTask:
     name: ClassVar[str] = "zero-shot"
@@ -67,8 +64,10 @@ class ZeroShotTask:
     option_names: ClassVar[tuple[str, ...]] = ("templates",)
 
     def __init__(self, templates: str | list[str] | None = None) -> None:
-        if templates is not None:
-            check_templates(templates)  # a bad template set is refused when the suite is read
+        if templates is not None:  # a bad template set is refused when the suite is read
+            from mmbench.prompts import templates as check_templates  # the argument hides the name
+
+            check_templates(templates)
         self.templates = templates
 
     @staticmethod
