@@ -13,7 +13,7 @@ import torch
 
 from mmbench.loader import Batch
 from mmbench.models import create
-from mmbench.models.encoders import BagText, GRUText, SmallCNN, TinyViT, TransformerText
+from mmbench.models.encoders import BagText, GRUText, SmallCNN, Standardised, TinyViT, TransformerText
 from mmbench.models.torch_classifier import read_state_dict
 
 FUSIONS = ["late-fusion", "film-fusion", "bilinear-fusion", "cross-attention-fusion", "gated-fusion"]
@@ -56,6 +56,75 @@ def test_text_encoders_ignore_padding(make: Any) -> None:
     # ...and the tokens differ from a different text, so the check above is not vacuous.
     other = encoder.encode(torch.tensor([[9, 8, 7, 0], [8, 9, 0, 0]]), lengths)
     assert not torch.allclose(other.pooled[0], short.pooled[0])
+
+
+def test_standardised_text_features_spread_like_the_image_features() -> None:
+    """The reason for `Standardised`: a fresh GRU's final state barely varies between questions
+    that differ in one word a few steps before the end; standardised, every feature spreads."""
+    torch.manual_seed(0)
+    words = torch.randint(3, 30, (64,))
+    tokens = torch.stack([torch.tensor([5, 6, 7, int(w), 8]) for w in words])  # "is there a W ?"
+    lengths = torch.full((64,), 5)
+    raw = GRUText(30, 16, 24)
+    wrapped = Standardised(raw).train()
+    with torch.no_grad():
+        raw_spread = raw(tokens, lengths).std(dim=0)
+        standard = wrapped(tokens, lengths)
+    assert float(raw_spread.mean()) < 0.3
+    torch.testing.assert_close(standard.mean(dim=0), torch.zeros(24), atol=1e-5, rtol=0)
+    torch.testing.assert_close(standard.std(dim=0, unbiased=False), torch.ones(24), atol=0.01, rtol=0)  # eps
+
+
+def test_standardised_tokens_keep_padding_out() -> None:
+    torch.manual_seed(0)
+    wrapped = Standardised(GRUText(30, 16, 24)).train()
+    tokens = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0], [4, 4, 4, 4]])
+    lengths = torch.tensor([3, 2, 4])
+    padded = torch.cat([tokens, torch.zeros(3, 5, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        short, long = wrapped.encode(tokens, lengths), wrapped.encode(padded, lengths)
+    assert long.tokens[~long.mask].abs().max() == 0  # padding stays zero
+    # ...and never enters the statistics: more padding leaves the real tokens as they were.
+    torch.testing.assert_close(short.tokens[short.mask], long.tokens[long.mask], atol=1e-5, rtol=1e-5)
+    # The masked statistics are batch norm's over the real tokens alone, running ones included.
+    reference = torch.nn.BatchNorm1d(24).train()
+    with torch.no_grad():
+        raw = wrapped.inner.encode(tokens, lengths)
+        torch.testing.assert_close(short.tokens[short.mask], reference(raw.tokens[raw.mask]), atol=1e-5, rtol=1e-5)
+    # (the wrapper saw two batches, the reference one: compare one step of each from fresh stats)
+    fresh = Standardised(GRUText(30, 16, 24)).train()
+    fresh.inner.load_state_dict(wrapped.inner.state_dict())
+    with torch.no_grad():
+        fresh.encode(tokens, lengths)
+    torch.testing.assert_close(fresh.token_norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(fresh.token_norm.running_var, reference.running_var)
+    fresh.eval()
+    reference.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.encode(tokens, lengths).tokens[short.mask],
+                                   reference(raw.tokens[raw.mask]), atol=1e-5, rtol=1e-5)
+
+
+def test_standardised_accepts_a_training_batch_of_one() -> None:
+    torch.manual_seed(0)
+    wrapped = Standardised(SmallCNN(16, 4)).train()
+    image = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        trained = wrapped(image)  # a BatchNorm1d alone raises on one sample in training
+        wrapped.eval()
+        evaluated = wrapped(image)
+    assert trained.shape == (1, 16)
+    torch.testing.assert_close(trained, evaluated)
+
+
+@pytest.mark.parametrize("name", ["concat-fusion", "film-fusion", "image-only", "text-only"])
+def test_feature_norm_is_a_config_key(name: str) -> None:
+    on, off = create(name), create(name, feature_norm=False)
+    assert on.config()["feature_norm"] is True and off.config()["feature_norm"] is False
+    on_net, off_net = on.build(2, 30), off.build(2, 30)
+    kinds = {type(m) for m in on_net.modules()}
+    assert Standardised in kinds
+    assert Standardised not in {type(m) for m in off_net.modules()}
 
 
 def test_unknown_encoder_is_rejected_at_construction() -> None:

@@ -4,7 +4,8 @@ Every encoder's `forward` returns one pooled vector per example; `encode` return
 `Encoded` with the pooled vector and the token sequence behind it (image patches or
 CNN cells, text tokens) plus a validity mask, for the fusions that attend over tokens.
 Image encoders also accept a `modulate(stage, x)` hook that FiLM uses to rescale
-their features stage by stage.
+their features stage by stage. `Standardised` wraps an encoder so that its features
+leave it standardised across the batch (see there for why the trained families use it).
 """
 
 from __future__ import annotations
@@ -185,6 +186,61 @@ class TransformerText(nn.Module):
         return self.encode(tokens, lengths).pooled
 
 
+class Standardised(nn.Module):
+    """An encoder whose pooled vector and real tokens are batch-normalised, feature by feature.
+
+    Why: at initialisation the GRU's final state hardly varies between questions (across a
+    batch of `shapes`, feature SD 0.09 against 0.58 for the CNN's pooled features), since
+    the word that matters sits a few steps before the end. The fusion's units are then
+    switched by the image alone, and learning the image-text interaction is a slow saddle
+    that some seeds leave in two epochs and others never (the plateau at 0.70 of issue 11).
+    With both modalities standardised they have equal say from the first step. Padding
+    tokens stay zero and do not enter the statistics. A training batch of one sample, which
+    has no spread to normalise by, is scaled by the running statistics instead.
+    """
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.out_dim: int = inner.out_dim  # type: ignore[assignment]
+        self.stage_dims: list[int] = list(getattr(inner, "stage_dims", []))
+        self.pooled_norm = nn.BatchNorm1d(self.out_dim)
+        self.token_norm = nn.BatchNorm1d(self.out_dim)
+
+    def _normalise(self, norm: nn.BatchNorm1d, rows: torch.Tensor) -> torch.Tensor:
+        if self.training and rows.shape[0] < 2:
+            return nn.functional.batch_norm(rows, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                                            training=False, eps=norm.eps)
+        return norm(rows)
+
+    def _normalise_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Batch norm over the real tokens of [B, N, D], by weighting with the mask rather than
+        selecting with it: no data-dependent shapes, so no device sync and no `nonzero`."""
+        norm = self.token_norm
+        assert norm.running_mean is not None and norm.running_var is not None
+        weights = mask.to(tokens.dtype)[..., None]
+        if self.training and tokens.shape[0] >= 2:
+            count = weights.sum().clamp(min=2.0)
+            mean = (tokens * weights).sum(dim=(0, 1)) / count
+            var = ((tokens - mean) ** 2 * weights).sum(dim=(0, 1)) / count
+            with torch.no_grad():
+                norm.running_mean.lerp_(mean.detach(), norm.momentum or 0.1)
+                norm.running_var.lerp_(var.detach() * count / (count - 1), norm.momentum or 0.1)
+                if norm.num_batches_tracked is not None:
+                    norm.num_batches_tracked.add_(1)
+        else:
+            mean, var = norm.running_mean, norm.running_var
+        return ((tokens - mean) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias) * weights
+
+    def encode(self, *inputs: Any, **options: Any) -> Encoded:
+        encoded = self.inner.encode(*inputs, **options)  # type: ignore[operator]
+        return Encoded(self._normalise(self.pooled_norm, encoded.pooled),
+                       self._normalise_tokens(encoded.tokens, encoded.mask), encoded.mask)
+
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        return self._normalise(self.pooled_norm, self.inner(*inputs))
+
+
 def image_encoder(kind: str, out_dim: int, *, width: int = 16, image_size: int = 32, norm: bool = False) -> Any:
     """'cnn' (SmallCNN) or 'vit' (TinyViT, 4x4 patches, 2 layers)."""
     if kind == "cnn":
@@ -209,14 +265,20 @@ def text_encoder(kind: str, vocab_size: int, out_dim: int, *, embed_dim: int = 6
     raise ValueError(f"text_encoder must be one of {TEXT_ENCODERS}, got {kind!r}")
 
 
+def standardised(encoder: Any, on: bool) -> Any:
+    """`encoder` wrapped in `Standardised` when `on` (a model's `feature_norm` key)."""
+    return Standardised(encoder) if on else encoder
+
+
 def encoder_pair(arch: dict[str, Any], vocab_size: int, *, image_size: int, max_len: int) -> tuple[Any, Any]:
     """The (image, text) encoders a fusion's config names (keys image_encoder, text_encoder,
-    image_dim, text_dim, embed_dim, cnn_width)."""
+    image_dim, text_dim, embed_dim, cnn_width, cnn_norm, feature_norm)."""
     image = image_encoder(arch["image_encoder"], arch["image_dim"], width=arch["cnn_width"], image_size=image_size,
                           norm=arch.get("cnn_norm", False))
     text = text_encoder(arch["text_encoder"], vocab_size, arch["text_dim"], embed_dim=arch["embed_dim"],
                         max_len=max_len)
-    return image, text
+    on = arch.get("feature_norm", False)
+    return standardised(image, on), standardised(text, on)
 
 
 def check_encoders(image: str | None, text: str | None) -> None:
