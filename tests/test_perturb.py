@@ -154,3 +154,40 @@ def test_robustness_views_run_as_evaluations_of_the_same_fits(tmp_path: Path) ->
             assert (r.ratio, r.ci_low, r.ci_high) == (1.0, 1.0, 1.0), (model, view)
     markdown = render_markdown(aggregate(results.records(), store_reader(results)), diagnostics)
     assert "## Robustness" in markdown and "| image-only |" in markdown.split("## Robustness")[1]
+
+
+def _views_of(raw: dict[str, Any]) -> set[str]:
+    from mmbench.runner.plan import plan
+    from mmbench.runner.suite import parse_suite
+
+    return {step.view for step in plan(parse_suite(raw)).evals}
+
+
+def test_a_suite_picks_the_perturbations_and_severities_it_scores() -> None:
+    base = {"name": "pick", "models": ["text-only"], "datasets": ["shapes"], "diagnostics": ["robustness"]}
+    every = _views_of(base)
+    assert len(every) == 1 + (len(IMAGE_PERTURBATIONS) + len(TEXT_PERTURBATIONS)) * 3
+    picked = _views_of({**base, "robustness": {"perturbations": ["blur", "typos"], "severities": [2]}})
+    assert picked == {"clean", view_name("blur", severity=2), view_name("typos", severity=2)}
+    only_severe = _views_of({**base, "robustness": {"severities": 3}})
+    assert len(only_severe) == 1 + len(IMAGE_PERTURBATIONS) + len(TEXT_PERTURBATIONS)
+    assert all(v == "clean" or ":severity=3:" in v for v in only_severe)
+    # A dataset entry's own choice wins over the suite's.
+    entry = {"name": "shapes", "robustness": {"perturbations": ["jpeg"], "severities": [1]}}
+    own = _views_of({**base, "datasets": [entry], "robustness": {"severities": [2]}})
+    assert own == {"clean", view_name("jpeg", severity=1)}
+
+
+@pytest.mark.parametrize(("robustness", "message"), [
+    ({"perturbation": ["blur"]}, "unknown key 'perturbation'; did you mean 'perturbations'?"),
+    ({"perturbations": ["blurr"]}, "unknown perturbation 'blurr'; did you mean 'blur'?"),
+    ({"severities": [4]}, "'severities' must be a list of 1, 2, 3"),
+    ({"severities": [True]}, "'severities' must be a list of 1, 2, 3"),
+    (["blur"], "robustness: must be a mapping"),
+])
+def test_a_bad_robustness_choice_names_the_key(robustness: Any, message: str) -> None:
+    from mmbench.runner.suite import SuiteError, parse_suite
+
+    with pytest.raises(SuiteError, match=message.replace("(", r"\(").replace("?", r"\?")):
+        parse_suite({"name": "bad", "models": ["text-only"], "datasets": ["shapes"], "robustness": robustness},
+                    "s.yaml")

@@ -22,7 +22,7 @@ from typing import Any
 
 from mmbench.models.config_keys import ModelConfigError
 from mmbench.names import check_key, check_name
-from mmbench.runner.suite import DatasetSpec, ModelSpec, Suite
+from mmbench.runner.suite import DatasetSpec, ModelSpec, Robustness, Suite
 
 # Bumped when the harness's fitting protocol (the shared trainer, the views tasks train
 # on) changes in a way that changes weights: every artifact fitted before is refitted.
@@ -208,7 +208,7 @@ def plan(suite: Suite, *, models: list[str] | str | None = None,
             train = training_spec(suite, d)
             budgeted = with_budget(m, suite.budget(train.name))
             for task in d.tasks:
-                views = diagnostic_views(task, suite.diagnostics_for(d))
+                views = diagnostic_views(task, suite.diagnostics_for(d), suite.robustness_for(d))
                 for s in seed_list:
                     fit = fit_step(budgeted, train, task, s, limit)
                     for view in views:
@@ -217,11 +217,10 @@ def plan(suite: Suite, *, models: list[str] | str | None = None,
     return Plan(list(steps.values()))
 
 
-def diagnostic_views(task: str, diagnostics: tuple[str, ...]) -> tuple[str, ...]:
+def diagnostic_views(task: str, diagnostics: tuple[str, ...], robustness: Robustness | None = None) -> tuple[str, ...]:
     """The views a task's evaluations run under: clean, and, when the task can evaluate
-    views, the permutations (modality reliance) and the perturbations at every severity
-    (robustness) the suite asks for."""
-    from mmbench.diagnostics.perturb import PERTURBATIONS, SEVERITIES
+    views, the permutations (modality reliance) and the perturbations at the severities
+    (robustness) the suite asks for: by default every perturbation at every severity."""
     from mmbench.diagnostics.views import CLEAN, PERMUTATIONS, view_name
     from mmbench.tasks import TASKS
 
@@ -230,7 +229,7 @@ def diagnostic_views(task: str, diagnostics: tuple[str, ...]) -> tuple[str, ...]
         if "modality" in diagnostics:
             views += [view_name(kind) for kind in PERMUTATIONS]
         if "robustness" in diagnostics:
-            views += [view_name(kind, severity=k) for kind in PERTURBATIONS for k in SEVERITIES]
+            views += [view_name(kind, severity=k) for kind, k in (robustness or Robustness()).views()]
     return tuple(views)
 
 

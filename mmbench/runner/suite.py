@@ -32,6 +32,20 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """The perturbations and severities a robustness diagnostic scores (default: all of them,
+    1-3). A suite names fewer to spend less time: each is one evaluate step per fit."""
+
+    perturbations: tuple[str, ...] = ()  # () : every one of PERTURBATIONS
+    severities: tuple[int, ...] = ()  # () : every one of SEVERITIES
+
+    def views(self) -> list[tuple[str, int]]:
+        from mmbench.diagnostics.perturb import PERTURBATIONS, SEVERITIES
+
+        return [(kind, k) for kind in (self.perturbations or PERTURBATIONS) for k in (self.severities or SEVERITIES)]
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     tasks: tuple[str, ...] = ("classification",)
@@ -44,6 +58,7 @@ class DatasetSpec:
     train_on: str | None = None
     unseen_classes: str = "error"  # classes the model was not fitted on: "error" or "wrong"
     diagnostics: tuple[str, ...] | None = None  # None: the suite's
+    robustness: Robustness | None = None  # which perturbations and severities; None: the suite's
     # Per task, the options its evaluation takes (zero-shot `templates`, retrieval `ties`).
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     where: str = field(default="", compare=False)  # "file: datasets[i]", for error messages
@@ -64,12 +79,16 @@ class Suite:
     # that corpus gets it, so the protocol stays the same across the families compared there.
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: tuple[str, ...] = ()  # for every dataset entry that names none of its own
+    robustness: Robustness = field(default_factory=lambda: Robustness())  # ditto
     # Rows per forward pass when evaluating (None: the model's hint, else the default): how
     # fast and how much memory, not what is measured, so not part of any key.
     eval_batch_size: int | None = None
 
     def diagnostics_for(self, spec: DatasetSpec) -> tuple[str, ...]:
         return self.diagnostics if spec.diagnostics is None else spec.diagnostics
+
+    def robustness_for(self, spec: DatasetSpec) -> Robustness:
+        return self.robustness if spec.robustness is None else spec.robustness
 
     def budget(self, dataset: str) -> dict[str, Any]:
         """The TrainConfig overrides for fits on `dataset` ({} when the suite sets none)."""
@@ -95,11 +114,12 @@ def find_suite(name_or_path: str) -> Path:
     raise SuiteError(f"unknown suite {name_or_path!r}; known: {', '.join(known) or 'none'}")
 
 
-SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "diagnostics", "description",
+SUITE_KEYS = ("name", "seeds", "models", "datasets", "train", "diagnostics", "robustness", "description",
               "eval_batch_size")
 MODEL_KEYS = ("name", "config", "label")
 DATASET_KEYS = ("name", "tasks", "adapter", "options", "models", "seeds", "train_on", "unseen_classes",
-                "diagnostics", "task_options")
+                "diagnostics", "robustness", "task_options")
+ROBUSTNESS_KEYS = ("perturbations", "severities")
 UNSEEN_CHOICES = ("error", "wrong")
 # modality: every classifier also scored with images, then texts, permuted within the split;
 # robustness: also scored under each perturbation at each severity (both extra evaluate
@@ -155,11 +175,13 @@ def _model(entry: Any, where: str) -> ModelSpec:
     raise SuiteError(f"{where}: a model entry must be a name or {{name, config, label}}, got {entry!r}")
 
 
+def is_int(value: Any) -> bool:
+    """An int and not a bool (a bool is an int to Python, not a seed or severity to anyone)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _seeds(raw: Any, where: str) -> tuple[int, ...]:
     """A count N (seeds 0..N-1) or a list of seeds; a seed listed twice is run once."""
-    def is_int(value: Any) -> bool:  # bool is an int to Python, not a seed to anyone
-        return isinstance(value, int) and not isinstance(value, bool)
-
     if is_int(raw) and raw > 0:
         return tuple(range(raw))
     if isinstance(raw, list) and raw and all(is_int(s) and s >= 0 for s in raw):
@@ -177,6 +199,30 @@ def _diagnostics(raw: Any, where: str) -> tuple[str, ...]:
             raise SuiteError(f"{where}: diagnostics: unknown diagnostic {item!r}{_close(item, DIAGNOSTICS)} "
                              f"(known: {', '.join(DIAGNOSTICS)})")
     return tuple(dict.fromkeys(items))
+
+
+def _robustness(raw: Any, where: str) -> Robustness:
+    """`robustness: {perturbations: [...], severities: [...]}`, each list optional."""
+    from mmbench.diagnostics.perturb import PERTURBATIONS, SEVERITIES
+
+    here = f"{where}: robustness"
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{here}: must be a mapping with {' and/or '.join(ROBUSTNESS_KEYS)}, got {raw!r}")
+    _check_keys(raw, ROBUSTNESS_KEYS, here)
+    kinds = raw.get("perturbations", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise SuiteError(f"{here}: 'perturbations' must be a name or a list of names, got {kinds!r}")
+    for kind in kinds:
+        if kind not in PERTURBATIONS:
+            raise SuiteError(f"{here}: unknown perturbation {kind!r}{_close(kind, PERTURBATIONS)} "
+                             f"(known: {', '.join(PERTURBATIONS)})")
+    severities = raw.get("severities", [])
+    severities = [severities] if is_int(severities) else severities
+    if not isinstance(severities, list) or not all(is_int(k) and k in SEVERITIES for k in severities):
+        raise SuiteError(f"{here}: 'severities' must be a list of {', '.join(map(str, SEVERITIES))}, "
+                         f"got {severities!r}")
+    return Robustness(tuple(dict.fromkeys(kinds)), tuple(sorted(set(severities))))
 
 
 def _dataset(entry: Any, where: str) -> DatasetSpec:
@@ -200,10 +246,11 @@ def _dataset(entry: Any, where: str) -> DatasetSpec:
             raise SuiteError(f"{here}: 'unseen_classes' must be one of {', '.join(UNSEEN_CHOICES)}, "
                              f"got {unseen!r}")
         diagnostics = _diagnostics(entry["diagnostics"], here) if "diagnostics" in entry else None
+        robustness = _robustness(entry["robustness"], here) if "robustness" in entry else None
         return DatasetSpec(name, tuple(dict.fromkeys(tasks)), adapter,
                            _mapping(entry.get("options"), "'options'", here),
                            tuple(models) if models is not None else None, seeds,
-                           None if train_on == name else train_on, unseen, diagnostics,
+                           None if train_on == name else train_on, unseen, diagnostics, robustness,
                            _task_options(entry.get("task_options"), tasks, here), where=here)
     raise SuiteError(f"{where}: a dataset entry must be a name or {{name, tasks, ...}}, got {entry!r}")
 
@@ -309,6 +356,7 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
                  seeds=_seeds(raw.get("seeds", 1), where), path=where,
                  train=_budgets(raw.get("train"), where),
                  diagnostics=_diagnostics(raw.get("diagnostics", []), where),
+                 robustness=_robustness(raw.get("robustness", {}), where),
                  eval_batch_size=_eval_batch_size(raw.get("eval_batch_size"), where))
 
 
