@@ -180,7 +180,7 @@ def test_a_suite_picks_the_perturbations_and_severities_it_scores() -> None:
 
 @pytest.mark.parametrize(("robustness", "message"), [
     ({"perturbation": ["blur"]}, "unknown key 'perturbation'; did you mean 'perturbations'?"),
-    ({"perturbations": ["blurr"]}, "unknown perturbation 'blurr'; did you mean 'blur'?"),
+    ({"perturbations": ["blurr"]}, "perturbations: unknown perturbation 'blurr'; did you mean 'blur'?"),
     ({"severities": [4]}, "'severities' must be a list of 1, 2, 3"),
     ({"severities": [True]}, "'severities' must be a list of 1, 2, 3"),
     (["blur"], "robustness: must be a mapping"),

@@ -190,15 +190,20 @@ def _seeds(raw: Any, where: str) -> tuple[int, ...]:
                      f"non-negative integers, got {raw!r}")
 
 
-def _diagnostics(raw: Any, where: str) -> tuple[str, ...]:
+def _known_names(raw: Any, key: str, what: str, known: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """A name or a list of names under `key`, each one of `known` (did-you-mean otherwise)."""
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise SuiteError(f"{where}: 'diagnostics' must be a name or a list of names, got {raw!r}")
+        raise SuiteError(f"{where}: '{key}' must be a name or a list of names, got {raw!r}")
     for item in items:
-        if item not in DIAGNOSTICS:
-            raise SuiteError(f"{where}: diagnostics: unknown diagnostic {item!r}{_close(item, DIAGNOSTICS)} "
-                             f"(known: {', '.join(DIAGNOSTICS)})")
+        if item not in known:
+            raise SuiteError(f"{where}: {key}: unknown {what} {item!r}{_close(item, known)} "
+                             f"(known: {', '.join(known)})")
     return tuple(dict.fromkeys(items))
+
+
+def _diagnostics(raw: Any, where: str) -> tuple[str, ...]:
+    return _known_names(raw, "diagnostics", "diagnostic", DIAGNOSTICS, where)
 
 
 def _robustness(raw: Any, where: str) -> Robustness:
@@ -209,20 +214,13 @@ def _robustness(raw: Any, where: str) -> Robustness:
     if not isinstance(raw, dict):
         raise SuiteError(f"{here}: must be a mapping with {' and/or '.join(ROBUSTNESS_KEYS)}, got {raw!r}")
     _check_keys(raw, ROBUSTNESS_KEYS, here)
-    kinds = raw.get("perturbations", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-        raise SuiteError(f"{here}: 'perturbations' must be a name or a list of names, got {kinds!r}")
-    for kind in kinds:
-        if kind not in PERTURBATIONS:
-            raise SuiteError(f"{here}: unknown perturbation {kind!r}{_close(kind, PERTURBATIONS)} "
-                             f"(known: {', '.join(PERTURBATIONS)})")
+    kinds = _known_names(raw.get("perturbations", []), "perturbations", "perturbation", PERTURBATIONS, here)
     severities = raw.get("severities", [])
     severities = [severities] if is_int(severities) else severities
     if not isinstance(severities, list) or not all(is_int(k) and k in SEVERITIES for k in severities):
         raise SuiteError(f"{here}: 'severities' must be a list of {', '.join(map(str, SEVERITIES))}, "
                          f"got {severities!r}")
-    return Robustness(tuple(dict.fromkeys(kinds)), tuple(sorted(set(severities))))
+    return Robustness(kinds, tuple(sorted(set(severities))))
 
 
 def _dataset(entry: Any, where: str) -> DatasetSpec:
