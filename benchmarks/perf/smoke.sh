@@ -14,6 +14,8 @@ run python benchmarks/perf/train_step.py --rounds 1 --steps 3 --out "$work/train
 run python benchmarks/perf/eval_batch.py --images 120 --repeat 1 --sizes tiny --batches 32,128 --work "$work/eval"
 run python benchmarks/perf/evaluate_overhead.py --images 150 --repeat 1 --sizes tiny --tasks zero-shot \
     --work "$work/overhead"
+run python benchmarks/perf/fusion_overhead.py --images 150 --repeat 1 --work "$work/fusion"
 run python benchmarks/perf/jpeg_decode.py --images 10 --repeat 1 --sizes 32
 run python benchmarks/perf/startup.py --repeat 1
 run python benchmarks/perf/ray_overhead.py --datasets shapes --limit 40 --setups local,ray --out "$work/ray.json"
+run python benchmarks/perf/scale.py --sizes 200,400 --work "$work/scale"
