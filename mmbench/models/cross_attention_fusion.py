@@ -5,6 +5,11 @@ position embedding (CNN cells carry none of their own). Each block is pre-norm
 cross-attention (queries from text, keys and values from image) followed by a
 feed-forward layer, both residual. The attended text tokens are mean pooled over
 the real (unpadded) positions and classified.
+
+The attention width is 128, chosen by measurement on `shapes` under the shared protocol
+(three seeds, portable mode, `benchmarks/protocol/seed_spread.py cross-attention-fusion
+--portable --config '{"attn_dim": 128}'`): 0.988, 0.983, 0.941 against 0.902, 0.981,
+0.962 at width 64, whose slower seeds were still learning the shape questions at the end.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ class _CrossNet(nn.Module):
 class CrossAttentionFusion(FusionClassifier):
     """Text tokens cross-attend to image tokens for `depth` blocks, then mean pool and classify."""
 
-    def __init__(self, *, attn_dim: int = 64, depth: int = 1, heads: int = 4, hidden: int = 128,
+    def __init__(self, *, attn_dim: int = 128, depth: int = 1, heads: int = 4, hidden: int = 128,
                  **kwargs: Any) -> None:
         super().__init__(attn_dim=attn_dim, depth=depth, heads=heads, hidden=hidden, **kwargs)
 
