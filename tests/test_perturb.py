@@ -191,3 +191,17 @@ def test_a_bad_robustness_choice_names_the_key(robustness: Any, message: str) ->
     with pytest.raises(SuiteError, match=message.replace("(", r"\(").replace("?", r"\?")):
         parse_suite({"name": "bad", "models": ["text-only"], "datasets": ["shapes"], "robustness": robustness},
                     "s.yaml")
+
+
+def test_a_robustness_choice_without_the_diagnostic_is_an_error() -> None:
+    from mmbench.runner.suite import SuiteError, parse_suite
+
+    base = {"name": "idle", "models": ["text-only"], "datasets": ["shapes"]}
+    with pytest.raises(SuiteError, match="no dataset entry that takes it asks for the robustness diagnostic"):
+        parse_suite({**base, "diagnostics": ["modality"], "robustness": {"severities": [2]}}, "s.yaml")
+    entry = {"name": "shapes", "diagnostics": ["modality"], "robustness": {"severities": [2]}}
+    with pytest.raises(SuiteError, match=r"s.yaml: datasets\[0\] \(dataset 'shapes'\): 'robustness' is set but"):
+        parse_suite({**base, "datasets": [entry]}, "s.yaml")
+    # Taken by one entry that asks for robustness: fine.
+    asking = {"name": "shapes", "diagnostics": ["robustness"]}
+    parse_suite({**base, "datasets": [asking, "shapes-shifted"], "robustness": {"severities": [2]}}, "s.yaml")

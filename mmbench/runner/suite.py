@@ -79,7 +79,7 @@ class Suite:
     # that corpus gets it, so the protocol stays the same across the families compared there.
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
     diagnostics: tuple[str, ...] = ()  # for every dataset entry that names none of its own
-    robustness: Robustness = field(default_factory=lambda: Robustness())  # ditto
+    robustness: Robustness = field(default_factory=Robustness)  # ditto
     # Rows per forward pass when evaluating (None: the model's hint, else the default): how
     # fast and how much memory, not what is measured, so not part of any key.
     eval_batch_size: int | None = None
@@ -350,12 +350,26 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
                              for i, m in enumerate(_entries(raw, "models", where))], where)
     datasets = [_dataset(d, f"{where}: datasets[{i}]") for i, d in enumerate(_entries(raw, "datasets", where))]
     _check_narrowing(models, datasets, where)
-    return Suite(name=name, models=models, datasets=tuple(datasets),
+    suite = Suite(name=name, models=models, datasets=tuple(datasets),
                  seeds=_seeds(raw.get("seeds", 1), where), path=where,
                  train=_budgets(raw.get("train"), where),
                  diagnostics=_diagnostics(raw.get("diagnostics", []), where),
                  robustness=_robustness(raw.get("robustness", {}), where),
                  eval_batch_size=_eval_batch_size(raw.get("eval_batch_size"), where))
+    _check_robustness_used(suite, "robustness" in raw, where)
+    return suite
+
+
+def _check_robustness_used(suite: Suite, top_level: bool, where: str) -> None:
+    """A robustness choice where no diagnostics ask for robustness is a mistake, not a no-op."""
+    wanting = [d for d in suite.datasets if "robustness" in suite.diagnostics_for(d)]
+    for d in suite.datasets:
+        if d.robustness is not None and d not in wanting:
+            raise SuiteError(f"{d.where}: 'robustness' is set but this entry's diagnostics do not include "
+                             f"robustness")
+    if top_level and not any(d.robustness is None for d in wanting):
+        raise SuiteError(f"{where}: 'robustness' is set but no dataset entry that takes it asks for the "
+                         f"robustness diagnostic")
 
 
 def load_suite(name_or_path: str) -> Suite:
