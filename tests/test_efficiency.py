@@ -94,3 +94,35 @@ def test_fit_records_its_own_peak_memory_and_the_artifact_keeps_it(tmp_path: Pat
     assert peak > 50  # a Python process with torch loaded holds more than that
     manifest = ArtifactStore(tmp_path / "store").manifest(first[0].fit_key)
     assert manifest["timings"]["fit_peak_mb"] == pytest.approx(peak, abs=0.1)
+
+
+def test_flops_agree_with_torchs_counter_and_need_no_dynamo() -> None:
+    import subprocess
+    import sys
+
+    script = """
+import sys, torch
+from torch import nn
+from mmbench.diagnostics.efficiency import _flops
+from mmbench.models.encoders import GRUText, SmallCNN
+torch.manual_seed(0)
+class Model:
+    def __init__(self):
+        self.cnn, self.gru, self.head = SmallCNN(16, 8).eval(), GRUText(30, 8, 12).eval(), nn.Linear(28, 3)
+    def predict_proba(self, batch):
+        with torch.no_grad():
+            images, tokens = batch
+            feats = torch.cat([self.cnn(images), self.gru(tokens, torch.full((len(tokens),), 5))], dim=1)
+            return torch.softmax(self.head(feats), dim=-1).numpy()
+batch = (torch.rand(4, 3, 32, 32), torch.randint(1, 30, (4, 5)))
+ours = _flops(Model(), batch)
+assert "torch._dynamo" not in sys.modules, "counting FLOPs imported torch._dynamo"
+from torch.utils.flop_counter import FlopCounterMode
+model = Model()
+with FlopCounterMode(display=False) as counter:
+    model.predict_proba(batch)
+print(ours, float(counter.get_total_flops()))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    ours, torchs = float(out[0]), float(out[1])
+    assert ours > 0 and ours == torchs

@@ -4,11 +4,14 @@ device the evaluation ran on, beside the accuracy it buys.
 
 The latency probe times `predict_proba` alone (the batch is decoded once, before), on one
 batch of `PROBE_BATCH` rows of the evaluation split, `WARMUP` untimed calls then
-`REPEATS` timed ones. FLOPs come from `torch.utils.flop_counter.FlopCounterMode` over
+`REPEATS` timed ones. FLOPs come from the formulas of `torch.utils.flop_counter` over
 one such call (matrix products and convolutions, forward only; None for a model that does
-not run torch). Throughput is the evaluation's rows over its whole prediction time.
-Peak memory is the evaluating process's high-water mark (`ru_maxrss`; on a GPU, also the
-largest CUDA allocation of the probe): a bound, not the model's share.
+not run torch), counted by a dispatch mode of our own: torch's `FlopCounterMode` imports
+`torch._dynamo` on its first operation (1.7-1.9 s here, as long as importing torch), a
+cost a bare loop never pays and nothing here needs, since nothing is compiled.
+Throughput is the evaluation's rows over its whole prediction time. Peak memory is the
+evaluating process's high-water mark (`ru_maxrss`; on a GPU, also the largest CUDA
+allocation of the probe): a bound, not the model's share.
 """
 
 from __future__ import annotations
@@ -33,17 +36,41 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _flop_mode() -> Any:
+    """A dispatch mode that sums `torch.utils.flop_counter`'s formula of every operation run
+    under it (total FLOPs in `.total`)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class FlopSum(TorchDispatchMode):  # type: ignore[misc]
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False  # no lazy import of torch._dynamo around __torch_dispatch__
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += formula(*args, **kwargs, out_val=out)
+            return out
+
+    return FlopSum()
+
+
 def _flops(model: Any, batch: Any) -> float | None:
     """Forward FLOPs of one predict_proba call on `batch` (None without torch in it)."""
     try:
-        from torch.utils.flop_counter import FlopCounterMode
+        mode = _flop_mode()
     except ImportError:  # pragma: no cover - torch is a dependency
         return None
-    counter = FlopCounterMode(display=False)
-    with counter:
+    with mode:
         model.predict_proba(batch)
-    total = counter.get_total_flops()
-    return float(total) if total else None
+    return float(mode.total) if mode.total else None
 
 
 def _peak_rss_mb() -> float:
