@@ -42,7 +42,7 @@ def _flop_mode() -> Any:
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import flop_registry
 
-    class FlopSum(TorchDispatchMode):  # type: ignore[misc]
+    class FlopSum(TorchDispatchMode):
         @classmethod
         def _should_skip_dynamo(cls) -> bool:
             return False  # no lazy import of torch._dynamo around __torch_dispatch__
