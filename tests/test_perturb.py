@@ -156,11 +156,11 @@ def test_robustness_views_run_as_evaluations_of_the_same_fits(tmp_path: Path) ->
     assert "## Robustness" in markdown and "| image-only |" in markdown.split("## Robustness")[1]
 
 
-def _views_of(raw: dict[str, Any]) -> set[str]:
+def _views_of(raw: dict[str, Any], dataset: str = "shapes") -> set[str]:
     from mmbench.runner.plan import plan
     from mmbench.runner.suite import parse_suite
 
-    return {step.view for step in plan(parse_suite(raw)).evals}
+    return {step.view for step in plan(parse_suite(raw)).evals if step.dataset.name == dataset}
 
 
 def test_a_suite_picks_the_perturbations_and_severities_it_scores() -> None:
@@ -172,10 +172,13 @@ def test_a_suite_picks_the_perturbations_and_severities_it_scores() -> None:
     only_severe = _views_of({**base, "robustness": {"severities": 3}})
     assert len(only_severe) == 1 + len(IMAGE_PERTURBATIONS) + len(TEXT_PERTURBATIONS)
     assert all(v == "clean" or ":severity=3:" in v for v in only_severe)
-    # A dataset entry's own choice wins over the suite's.
+    # A dataset entry's own choice wins over the suite's, which the other entry takes.
     entry = {"name": "shapes", "robustness": {"perturbations": ["jpeg"], "severities": [1]}}
-    own = _views_of({**base, "datasets": [entry], "robustness": {"severities": [2]}})
-    assert own == {"clean", view_name("jpeg", severity=1)}
+    other = {"name": "other", "adapter": "shapes"}
+    both = {**base, "datasets": [entry, other], "robustness": {"severities": [2]}}
+    assert _views_of(both) == {"clean", view_name("jpeg", severity=1)}
+    assert _views_of(both, "other") == {"clean"} | {view_name(kind, severity=2) for kind in
+                                                    (*IMAGE_PERTURBATIONS, *TEXT_PERTURBATIONS)}
 
 
 @pytest.mark.parametrize(("robustness", "message"), [
