@@ -46,6 +46,12 @@ class SmallCNN(nn.Module):
     The article feeds the raw conv map to the fusion layer, whose shape does not
     match the text features; global pooling makes it a fixed-size vector. The 8x8
     cells of the last conv map (for 32x32 input) are the token sequence.
+
+    Two choices that change the speed, not the function (measured on 2 cores, one thread,
+    batch 32: about 0.85 -> 0.65 ms per training image): activations are channels-last,
+    which oneDNN's convolutions, batch norm and pooling run faster on CPU; and each stage
+    pools before its ReLU, which gives the same values (a maximum commutes with a
+    non-decreasing function) on a quarter of the elements.
     """
 
     def __init__(self, out_dim: int = 64, width: int = 16, norm: bool = False) -> None:
@@ -56,26 +62,31 @@ class SmallCNN(nn.Module):
             layers.append(nn.Conv2d(dims[i], dims[i + 1], 3, 1, 1))
             if norm:  # batch norm speeds up training a lot; off by default to keep the article's net
                 layers.append(nn.BatchNorm2d(dims[i + 1]))
-            layers.append(nn.ReLU())
-            if i < 2:
+            if i < 2:  # (parameter-free layers: the state-dict keys are those of ReLU-then-pool)
                 layers.append(nn.MaxPool2d(2, 2))
+            layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1))
+        self.to(memory_format=torch.channels_last)
         self.out_dim = out_dim
         self.stage_dims = dims[1:]  # channels of each conv stage
 
     def feature_map(self, images: torch.Tensor, modulate: Modulate | None = None) -> torch.Tensor:
-        """The last conv map [B, C, H, W]; `modulate` sees each stage's output just before its ReLU."""
-        x, stage = images, 0
+        """The last conv map [B, C, H, W] (channels-last in memory); `modulate` sees each
+        stage's full-resolution output just before its pooling and ReLU."""
+        x, stage, stage_open = images.contiguous(memory_format=torch.channels_last), 0, False
         for layer in list(self.net)[:-1]:
-            if isinstance(layer, nn.ReLU) and modulate is not None:
-                x = modulate(stage, x)
-                stage += 1
+            if isinstance(layer, nn.Conv2d):
+                stage_open = True
+            elif isinstance(layer, (nn.MaxPool2d, nn.ReLU)) and stage_open:
+                if modulate is not None:
+                    x = modulate(stage, x)
+                stage, stage_open = stage + 1, False
             x = layer(x)
         return x
 
     def encode(self, images: torch.Tensor, modulate: Modulate | None = None) -> Encoded:
         fmap = self.feature_map(images, modulate)
-        tokens = fmap.flatten(2).transpose(1, 2)
+        tokens = fmap.permute(0, 2, 3, 1).flatten(1, 2)  # [B, H*W, C], a view of channels-last memory
         return Encoded(fmap.amax(dim=(2, 3)), tokens, _all_valid(tokens))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
