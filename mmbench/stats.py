@@ -104,7 +104,14 @@ def evaluate_draws(draws: Draws, batch: Callable[[np.ndarray], np.ndarray]) -> n
     """`batch(indices [B, m]) -> [B]` on every draw (one call for rectangular draws)."""
     if isinstance(draws, np.ndarray):
         return np.asarray(batch(draws), dtype=np.float64)
-    return np.array([batch(d[None, :])[0] for d in draws], dtype=np.float64)
+    # Cluster draws are ragged, but many share a length: one call per length, not per draw
+    # (the leaderboard's robustness ratios over 1,000 draws each were 7 s of its 16 here).
+    lengths = np.fromiter((len(d) for d in draws), dtype=np.int64, count=len(draws))
+    out = np.empty(len(draws), dtype=np.float64)
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        out[rows] = batch(np.stack([draws[i] for i in rows]))
+    return out
 
 
 def bootstrap_mean(values: np.ndarray, seed: int = 0, n_boot: int = N_BOOTSTRAP,
