@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import string
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +223,8 @@ def near_duplicates(a: SplitHashes, b: SplitHashes, *, same: bool,
                     threshold: int = HAMMING_THRESHOLD) -> tuple[list[Pair], int]:
     """(verified pairs, candidate count) of images of `a` and `b` within `threshold` bits."""
     rows_a, rows_b = np.flatnonzero(a.has_image), np.flatnonzero(b.has_image)
-    pairs, candidates = [], 0
+    pairs: list[Pair] = []
+    candidates = 0
     # About 4M hash pairs at a time (~100 MB of temporaries), however large the splits.
     step = max(1, min(CHUNK_ROWS, PAIRS_AT_ONCE // max(1, len(rows_b))))
     for start in range(0, len(rows_a), step):
@@ -248,6 +250,7 @@ TRAIN = "train"
 # health() of one build, kept for the process: the leaderboard asks for it twice per dataset
 # (the leak-free rescoring and the dataset's page), and it depends on nothing but the build.
 _HEALTH: dict[tuple[str, str, int], Health] = {}
+_HEALTH_LOCK = threading.Lock()  # a run warms the cache in a thread (`warm_health`)
 
 
 def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRESHOLD) -> Health:
@@ -257,9 +260,28 @@ def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRE
     from mmbench import data
 
     key = (str(data.dataset_path(name, home).resolve()), data.info(name, home).fingerprint, threshold)
-    if key not in _HEALTH:
-        _HEALTH[key] = _health(name, home, threshold)
-    return _HEALTH[key]
+    with _HEALTH_LOCK:
+        if key not in _HEALTH:
+            _HEALTH[key] = _health(name, home, threshold)
+        return _HEALTH[key]
+
+
+def warm_health(names: list[str]) -> threading.Thread:
+    """Compute `health` of each dataset in a background thread: a run starts it while its
+    workers fit, so the leaderboard after it finds the near-duplicate search done (a few
+    seconds, otherwise spent with one core busy and the other idle). Errors are left for
+    the leaderboard's own call to raise."""
+
+    def work() -> None:
+        for name in names:
+            try:
+                health(name)
+            except Exception:  # noqa: BLE001 - reported where the health is used
+                continue
+
+    thread = threading.Thread(target=work, name="mmbench-health", daemon=True)
+    thread.start()
+    return thread
 
 
 def _health(name: str, home: Path | None, threshold: int) -> Health:

@@ -66,7 +66,7 @@ class SmallCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2, 2))
             layers.append(nn.ReLU())
         self.net = nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1))
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.out_dim = out_dim
         self.stage_dims = dims[1:]  # channels of each conv stage
 

@@ -166,6 +166,10 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
                disable=not progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
     executor = executor or make_executor(workers, retries)
+    if units:
+        from mmbench.diagnostics.leakage import warm_health
+
+        warm_health(sorted(infos))
     try:
         while units:
             for result in executor.run(runner.claim(units)):
