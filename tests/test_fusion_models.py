@@ -41,6 +41,37 @@ def test_image_encoders_give_pooled_and_tokens(encoder: Any) -> None:
     torch.testing.assert_close(encoder(torch.rand(3, 3, 32, 32)).shape, torch.Size([3, 48]))
 
 
+@pytest.mark.parametrize("norm", [False, True])
+def test_the_cnn_pools_before_its_relu_with_the_values_of_relu_then_pool(norm: bool) -> None:
+    """SmallCNN's speed choices (channels-last, pooling first) leave its function as the
+    article's conv -> ReLU -> pool stack, FiLM's hook included (it sees full resolution)."""
+    torch.manual_seed(0)
+    cnn = SmallCNN(32, 8, norm).eval()
+    images = torch.randn(4, 3, 32, 32)
+    shift = [torch.randn(1, d, 1, 1) for d in cnn.stage_dims]
+    seen: list[tuple[int, ...]] = []
+
+    def modulate(stage: int, x: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(x.shape[2:]))
+        return x * 1.5 + shift[stage]
+
+    convs = [m for m in cnn.net if isinstance(m, torch.nn.Conv2d)]
+    norms = [m for m in cnn.net if isinstance(m, torch.nn.BatchNorm2d)]
+    x = images
+    for stage, conv in enumerate(convs):
+        x = conv(x)
+        x = norms[stage](x) if norm else x
+        x = torch.relu(x * 1.5 + shift[stage])
+        x = torch.nn.functional.max_pool2d(x, 2) if stage < 2 else x
+    with torch.no_grad():
+        encoded = cnn.encode(images, modulate)
+        assert torch.allclose(cnn.feature_map(images, modulate), x, atol=1e-6)
+    assert seen[:3] == [(32, 32), (16, 16), (8, 8)]
+    assert torch.allclose(encoded.pooled, x.amax(dim=(2, 3)), atol=1e-6)
+    assert torch.allclose(encoded.tokens, x.flatten(2).transpose(1, 2), atol=1e-6)
+
+
+
 @pytest.mark.parametrize("make", [lambda: GRUText(30, 16, 24), lambda: BagText(30, 16, 24),
                                   lambda: TransformerText(30, 24, max_len=12)], ids=["gru", "bag", "transformer"])
 def test_text_encoders_ignore_padding(make: Any) -> None:

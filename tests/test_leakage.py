@@ -179,3 +179,32 @@ def test_the_leaderboard_scores_again_without_the_leaked_records(corpus: tuple[P
     # three leaked copies are all "a", so leaving them out moves its accuracy from 3/13 to 0/10
     majority = {r["view"]: float(r["value"]) for r in rows if r["model"] == "majority" and r["metric"] == "accuracy"}
     assert majority["without-train-near-duplicates"] != majority["clean"]
+
+
+def test_the_vectorised_verification_gives_the_pairwise_correlation() -> None:
+    from mmbench.diagnostics.leakage import GREY_SIZE, _correlations
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (6, GREY_SIZE, GREY_SIZE)).astype(np.uint8)
+    b = a.copy()
+    b[1] = 255 - b[1]  # anti-correlated
+    b[2] = rng.integers(0, 256, (GREY_SIZE, GREY_SIZE))  # unrelated
+    a[3], b[3] = 7, 7  # both flat and equal: verified
+    a[4], b[4] = 7, 9  # both flat, different
+    b[5] = np.clip(b[5].astype(int) + 3, 0, 255)  # a brightened copy
+    one_by_one = [correlation(x.astype(np.float64), y.astype(np.float64)) for x, y in zip(a, b, strict=True)]
+    assert _correlations(a, b).tolist() == one_by_one
+    assert _correlations(a[:0], b[:0]).shape == (0,)
+
+
+def test_a_warmed_health_is_the_one_the_leaderboard_reads(corpus: tuple[Path, dict[str, str]],
+                                                          isolated_home: Path) -> None:
+    from mmbench.diagnostics.leakage import _HEALTH, warm_health
+
+    root, _ = corpus
+    data.build(ADAPTERS.get("imagefolder")(), root, name="warmed")
+    before = set(_HEALTH)
+    warm_health(["warmed", "no-such-dataset"]).join(timeout=60)  # a failure is left for later
+    (filled,) = set(_HEALTH) - before  # the thread computed it, once
+    assert health("warmed") is _HEALTH[filled]
+    assert len(health("warmed").leaked["test"]) == len(COPIES)

@@ -75,3 +75,15 @@ def test_macro_f1_equals_scikit_learns_without_importing_it(seed: int) -> None:
     probs = rng.random((len(labels), classes))
     expected = f1_score(labels, probs.argmax(axis=1), labels=list(range(classes)), average="macro", zero_division=0)
     assert macro_f1(labels, probs) == pytest.approx(expected, abs=1e-12)
+
+
+def test_ragged_cluster_draws_score_as_one_call_per_draw() -> None:
+    from mmbench.stats import evaluate_draws, resample
+
+    rng = np.random.default_rng(4)
+    values = rng.random(300)
+    clusters = rng.integers(0, 120, 300)  # clusters of unequal size: draws of unequal length
+    draws = resample(300, 0, 200, clusters)
+    assert not isinstance(draws, np.ndarray) and len({len(d) for d in draws}) > 1
+    per_draw = [values[d[None, :]].mean(axis=1)[0] for d in draws]
+    assert evaluate_draws(draws, lambda idx: values[idx].mean(axis=1)).tolist() == per_draw
