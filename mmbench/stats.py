@@ -105,7 +105,7 @@ def evaluate_draws(draws: Draws, batch: Callable[[np.ndarray], np.ndarray]) -> n
     if isinstance(draws, np.ndarray):
         return np.asarray(batch(draws), dtype=np.float64)
     # Cluster draws are ragged, but many share a length: one call per length, not per draw
-    # (the leaderboard's robustness ratios over 1,000 draws each were 7 s of its 16 here).
+    # (about 150 calls instead of 1,000 for a split of 1,000 records in 700 clusters).
     lengths = np.fromiter((len(d) for d in draws), dtype=np.int64, count=len(draws))
     out = np.empty(len(draws), dtype=np.float64)
     for length in np.unique(lengths):

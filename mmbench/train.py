@@ -68,8 +68,9 @@ def seed_everything(seed: int) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     # Deterministic mode also fills every new tensor with NaN to expose reads of uninitialised
-    # memory; correct kernels never read it, so results are the same without, and the fill
-    # was 41% of a `shapes` fit's CPU time (torch profiler, concat fusion, one thread).
+    # memory; correct kernels never read it, so results are the same without. The fill was
+    # 41% of a `shapes` fit's self CPU time under the torch profiler (concat fusion, one
+    # thread); without the profiler the fit took about a tenth less time.
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
 
 
