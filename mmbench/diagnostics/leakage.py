@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import re
 import string
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +249,6 @@ TRAIN = "train"
 # health() of one build, kept for the process: the leaderboard asks for it twice per dataset
 # (the leak-free rescoring and the dataset's page), and it depends on nothing but the build.
 _HEALTH: dict[tuple[str, str, int], Health] = {}
-_HEALTH_LOCK = threading.Lock()  # a run warms the cache in a thread (`warm_health`)
 
 
 def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRESHOLD) -> Health:
@@ -260,28 +258,32 @@ def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRE
     from mmbench import data
 
     key = (str(data.dataset_path(name, home).resolve()), data.info(name, home).fingerprint, threshold)
-    with _HEALTH_LOCK:
-        if key not in _HEALTH:
-            _HEALTH[key] = _health(name, home, threshold)
-        return _HEALTH[key]
+    if key not in _HEALTH:
+        _HEALTH[key] = _health(name, home, threshold)
+    return _HEALTH[key]
 
 
-def warm_health(names: list[str]) -> threading.Thread:
-    """Compute `health` of each dataset in a background thread: a run starts it while its
-    workers fit, so the leaderboard after it finds the near-duplicate search done (a few
-    seconds, otherwise spent with one core busy and the other idle). Errors are left for
-    the leaderboard's own call to raise."""
+def warm_health(names: list[str]) -> Any:
+    """Compute `health` of each dataset in a forked child process, which stores each
+    dataset's perceptual hashes beside it: a run starts it before its workers, so the
+    leaderboard after the run reads the hashes instead of decoding every image with one
+    core busy and the other idle. A process, not a thread: the workers are forked from this
+    process, and a fork taken while a thread holds a lock (an import, numpy's) deadlocks the
+    child. Errors are left for the leaderboard's own call to raise."""
+    import multiprocessing
 
-    def work() -> None:
-        for name in names:
-            try:
-                health(name)
-            except Exception:  # noqa: BLE001 - reported where the health is used
-                continue
+    child = multiprocessing.get_context("fork").Process(target=_warm, args=(names,), name="mmbench-health",
+                                                        daemon=True)
+    child.start()
+    return child
 
-    thread = threading.Thread(target=work, name="mmbench-health", daemon=True)
-    thread.start()
-    return thread
+
+def _warm(names: list[str]) -> None:
+    for name in names:
+        try:
+            health(name)
+        except Exception:  # noqa: BLE001 - reported where the health is used
+            continue
 
 
 def _health(name: str, home: Path | None, threshold: int) -> Health:

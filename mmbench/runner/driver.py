@@ -166,10 +166,11 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
                disable=not progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
     executor = executor or make_executor(workers, retries)
+    warming = None
     if units:
         from mmbench.diagnostics.leakage import warm_health
 
-        warm_health(sorted(infos))
+        warming = warm_health(sorted(infos))
     try:
         while units:
             for result in executor.run(runner.claim(units)):
@@ -178,6 +179,8 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     finally:
         runner.release_all()
         bar.close()
+        if warming is not None:
+            warming.join()
     if runner.failed:
         raise StepsFailed(runner.failed, [done[key] for key in keyed if key in done])
     return [done[key] for key in keyed]
