@@ -21,9 +21,12 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
 
 HASH_SIZE = 8  # 8x8 DCT coefficients: 64 bits
 GREY_SIZE = 32
@@ -207,7 +210,7 @@ class Health:
 
 
 def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`correlation` of each row pair of two [k, ...] image stacks, in one pass (same values)."""
+    """`correlation` of each row pair of two [k, GREY_SIZE, GREY_SIZE] stacks, in one pass (same values)."""
     a = a.reshape(len(a), GREY_SIZE * GREY_SIZE).astype(np.float64)
     b = b.reshape(len(b), GREY_SIZE * GREY_SIZE).astype(np.float64)
     a -= a.mean(axis=1, keepdims=True)
@@ -263,13 +266,13 @@ def health(name: str, home: Path | None = None, *, threshold: int = HAMMING_THRE
     return _HEALTH[key]
 
 
-def warm_health(names: list[str]) -> Any:
-    """Compute `health` of each dataset in a forked child process, which stores each
-    dataset's perceptual hashes beside it: a run starts it before its workers, so the
-    leaderboard after the run reads the hashes instead of decoding every image with one
-    core busy and the other idle. A process, not a thread: the workers are forked from this
-    process, and a fork taken while a thread holds a lock (an import, numpy's) deadlocks the
-    child. Errors are left for the leaderboard's own call to raise."""
+def warm_health(names: list[str]) -> BaseProcess:
+    """Store each dataset's perceptual hashes beside it (`dataset_hashes`) in a forked child
+    process: a run starts it before its workers, so the leaderboard after the run reads the
+    hashes instead of decoding every image with one core busy and the other idle. A process,
+    not a thread: the workers are forked from this process, and a fork taken while a thread
+    holds a lock (an import, numpy's) deadlocks the child. Errors are left for the
+    leaderboard's own call to raise."""
     import multiprocessing
 
     child = multiprocessing.get_context("fork").Process(target=_warm, args=(names,), name="mmbench-health",
@@ -281,7 +284,7 @@ def warm_health(names: list[str]) -> Any:
 def _warm(names: list[str]) -> None:
     for name in names:
         try:
-            health(name)
+            dataset_hashes(name)  # the stored part; the pair search is the leaderboard's, and quick
         except Exception:  # noqa: BLE001 - reported where the health is used
             continue
 

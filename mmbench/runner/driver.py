@@ -162,15 +162,15 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     pending = {key: step for key, step in keyed.items() if key not in done}
     units = _units(pending, infos, store, threads, device, eval_batch)
     fit_steps = sum(1 for u in units if u.fit is not None)
+    warming = None
+    if units:  # forked before the progress bar's monitor thread and the workers exist
+        from mmbench.diagnostics.leakage import warm_health
+
+        warming = warm_health(sorted(infos))
     bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
                disable=not progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
     executor = executor or make_executor(workers, retries)
-    warming = None
-    if units:
-        from mmbench.diagnostics.leakage import warm_health
-
-        warming = warm_health(sorted(infos))
     try:
         while units:
             for result in executor.run(runner.claim(units)):
@@ -179,8 +179,8 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     finally:
         runner.release_all()
         bar.close()
-        if warming is not None:
-            warming.join()
+    if warming is not None:  # after a failure it is a daemon: ended with this process
+        warming.join()
     if runner.failed:
         raise StepsFailed(runner.failed, [done[key] for key in keyed if key in done])
     return [done[key] for key in keyed]
