@@ -42,11 +42,13 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         datasets: list[str] | str | None = None, seeds: int | None = None, limit: int | None = None,
         store: str | Path | None = None, progress: bool = False,
         log: Callable[[str], None] | None = None,
-        model_files: list[str] | None = None, workers: int = 1, threads: int = 1,
+        model_files: list[str] | None = None, workers: int = 1, threads: int | None = None,
         device: str = "cpu", portable: bool = False, executor: str = "local", address: str | None = None,
         retries: int = 0, eval_batch_size: int | None = None) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
+    `threads` is torch threads per job; None gives each job its share of the cores this
+    process may use (one per job with `portable`; see `mmbench.runner.threads`).
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
     `device` ("cpu", "cuda", "cuda:N" or "auto") is where every torch model runs.
     `portable` pins the numeric paths (`mmbench.numerics`) so that the records are
@@ -68,7 +70,8 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     from mmbench.runner.suite import load_suite
 
     positive_int(workers, "workers")
-    positive_int(threads, "threads")
+    if threads is not None:
+        positive_int(threads, "threads")
     where = resolve_device(device)
     result_store = open_store(store or default_store())  # a bad store fails before any work
     if model_files:

@@ -301,8 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                    help="units (one fit and its evaluations) run side by side in worker processes "
                         "(default: CPU count)")
-    p.add_argument("--threads", type=positive_int, default=1,
-                   help="torch threads per job; results are reproducible for a fixed value (default 1)")
+    p.add_argument("--threads", type=positive_int,
+                   help="torch threads per job; results are reproducible for a fixed value (default: "
+                        "the cores this process may use, shared among the jobs running at once; "
+                        "1 with --portable)")
     p.add_argument("--eval-batch-size", type=positive_int, metavar="N",
                    help="rows per forward pass when evaluating (default: the suite's eval_batch_size, "
                         "else the model's hint, else 128); speed and memory, not scores")

@@ -33,8 +33,16 @@ def git_sha() -> str | None:
     return f"{sha}-dirty" if dirty else sha
 
 
-@lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
+    """The record's `env`: what stays fixed in a process, and the torch thread count now
+    (a run sets it per job; caching it would stamp every later record with the first count)."""
+    import torch
+
+    return {**_fixed_environment(), "torch_threads": torch.get_num_threads()}
+
+
+@lru_cache(maxsize=1)
+def _fixed_environment() -> dict[str, Any]:
     import torch
 
     from mmbench.numerics import numeric_paths
@@ -46,7 +54,6 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.is_available(),
         "numerics": numeric_paths(),  # CPU model, SIMD level, kernels and their pins
     }

@@ -41,6 +41,7 @@ class Registry(Generic[T]):
         self.names_are_paths = names_are_paths
         self._objects: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
+        self._builtins: dict[str, str] = {}  # name -> target, as register_builtins gave it
         self._entry_points_loaded = False
 
     def register(self, name: str, obj: T | None = None, *, origin: str | None = None
@@ -69,6 +70,7 @@ class Registry(Generic[T]):
             raise RegistryError(self._unknown_message(name))
         self._objects.pop(name, None)
         self._lazy.pop(name, None)
+        self._builtins.pop(name, None)
 
     def register_lazy(self, name: str, target: str) -> None:
         """Register "module:attr", imported only when `name` is first looked up."""
@@ -84,6 +86,7 @@ class Registry(Generic[T]):
         for name, target in targets.items():
             if importlib.util.find_spec(target.partition(":")[0]) is not None:
                 self.register_lazy(name, target)
+                self._builtins[name] = target
 
     def _add(self, name: str, obj: T, origin: str | None) -> None:
         self._check(name)
@@ -110,6 +113,21 @@ class Registry(Generic[T]):
                                     f"{self.entry_point_group}; rename it in its package)") from None
         self._entry_points_loaded = True
         self._lazy.update((ep.name, ep.value) for ep in found)
+
+    def lazy_target(self, name: str) -> str | None:
+        """The "module:attr" target of `name` while it is registered lazily and not imported yet."""
+        return None if name in self._objects else self._lazy.get(name)
+
+    def builtin_target(self, name: str) -> str | None:
+        """The "module:attr" target `name` was registered with as a built-in, while the
+        entry is still that one (imported or not); None for anything else."""
+        target = self._builtins.get(name)
+        if target is None:
+            return None
+        if name in self._objects:
+            module = getattr(self._objects[name], "__module__", None)
+            return target if module == target.partition(":")[0] else None
+        return target if self._lazy.get(name) == target else None
 
     def names(self) -> list[str]:
         self._load_entry_points()

@@ -128,7 +128,7 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
         target = Path(store) if store is not None else Path(scratch) / "results"
         run(options["suite"], models=options.get("models"), datasets=options.get("datasets"),
             seeds=options.get("seeds"), limit=options.get("limit"), store=target, log=log,
-            workers=workers, threads=int(options.get("threads") or 1),
+            workers=workers, threads=_threads(options.get("threads")),
             device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
         results = open_store(target)
         records, reader = results.records(), store_reader(results)
@@ -140,3 +140,8 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
             report.changed.append(CellChange(cell, values, here.get(cell)))
     report.new = [cell for cell in here if cell not in committed]
     return report
+
+
+def _threads(recorded: Any) -> int | None:
+    """The run's thread count as suite.json says it; None (chosen per machine) when it does not."""
+    return None if recorded is None else int(recorded)

@@ -63,13 +63,13 @@ def _outdated(spec: DatasetSpec, adapter_name: str) -> bool:
 
 def compatible(steps: list[EvalStep], log: Progress | None = None) -> list[EvalStep]:
     """Drop steps whose model lacks what the task needs (a fusion classifier on retrieval)."""
-    from mmbench.models import MODELS
+    from mmbench.models import facts
     from mmbench.tasks import TASKS
     from mmbench.tasks.base import accepts
 
     kept, told = [], set()
     for step in steps:
-        if accepts(TASKS.get(step.task), MODELS.get(step.model.name)):
+        if accepts(TASKS.get(step.task), facts.capabilities(step.model.name)):
             kept.append(step)
         elif log is not None and (step.model.display, step.task) not in told:
             told.add((step.model.display, step.task))
@@ -133,7 +133,7 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
 
 
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
-        log: Progress | None = None, workers: int = 1, threads: int = 1, device: str = "cpu",
+        log: Progress | None = None, workers: int = 1, threads: int | None = None, device: str = "cpu",
         executor: Executor | None = None, run_id: str | None = None, retries: int = 0,
         eval_batch: int | None = None) -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
@@ -143,7 +143,10 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
 
     A unit that raises is tried again up to `retries` times; if it still fails, its steps
     are recorded as failed (`failures/<run id>/<key>.json`: error and traceback), the other
-    steps go on, and at the end StepsFailed names them (its `records` are the others')."""
+    steps go on, and at the end StepsFailed names them (its `records` are the others').
+
+    `threads` None: each job gets its share of the cores (`mmbench.runner.threads`), a
+    Ray task one thread (the driver does not know the cluster's nodes)."""
     from tqdm.auto import tqdm
 
     say = log or _stderr
@@ -160,7 +163,10 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         keyed.setdefault(step.key(infos[step.dataset.name].fingerprint, train), step)
     done = {key: record for key in keyed if (record := _finished(store, key, say)) is not None}
     pending = {key: step for key, step in keyed.items() if key not in done}
-    units = _units(pending, infos, store, threads, device, eval_batch)
+    units = _units(pending, infos, store, threads or 1, device, eval_batch)
+    if threads is None:
+        threads = _auto_threads(len(units), workers, executor)
+        units = [replace(unit, threads=threads) for unit in units]
     fit_steps = sum(1 for u in units if u.fit is not None)
     warming = None
     if units:  # forked before the progress bar's monitor thread and the workers exist
@@ -184,6 +190,16 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     if runner.failed:
         raise StepsFailed(runner.failed, [done[key] for key in keyed if key in done])
     return [done[key] for key in keyed]
+
+
+def _auto_threads(units: int, workers: int, executor: Executor | None) -> int:
+    """Threads per job for this run: the cores shared among the units that run at once."""
+    from mmbench.numerics import portable_in_effect
+    from mmbench.runner.threads import auto_threads
+
+    if executor is not None:  # Ray: a task asks for its threads as CPUs of whichever node
+        return 1
+    return auto_threads(min(workers, units), portable=portable_in_effect())
 
 
 class StepsFailed(RuntimeError):

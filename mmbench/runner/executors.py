@@ -40,7 +40,35 @@ class InProcess:
 
     def run(self, units: Iterable[Unit]) -> Iterator[Outcome]:
         for unit in units:
-            yield steps.attempt(unit, self.retries)  # looked up per call: a test may stand in for it
+            if unit.threads > 1:
+                yield _on_a_thread_of_its_own(unit, self.retries)
+            else:
+                yield steps.attempt(unit, self.retries)  # looked up per call: a test may stand in for it
+
+
+def _on_a_thread_of_its_own(unit: Unit, retries: int) -> Outcome:
+    """`steps.attempt` on a new thread. torch's OpenMP pool belongs to the thread that starts
+    it, and GNU OpenMP's pool does not survive a fork: a process forked later from a main
+    thread that had run torch with several threads hangs in its first parallel region,
+    waiting for threads it does not have. Kept off the main thread, a later run of this
+    process (the Python API, a notebook) can still fork its workers."""
+    import threading
+
+    outcome: list[Outcome] = []
+    raised: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(steps.attempt(unit, retries))
+        except BaseException as err:  # handed to the caller's thread as it is
+            raised.append(err)
+
+    worker = threading.Thread(target=work, name="mmbench-unit", daemon=True)  # Ctrl-C ends the process
+    worker.start()
+    worker.join()
+    if raised:
+        raise raised[0]
+    return outcome[0]
 
 
 class LocalPool:

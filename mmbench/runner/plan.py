@@ -15,7 +15,6 @@ own corpus and on a shifted one.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -35,16 +34,22 @@ def _digest(payload: dict[str, Any]) -> str:
 
 def effective_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
     """The model's full configuration, defaults included, so a changed default is a new job."""
-    from mmbench.models import create
+    from mmbench.models import facts
 
     cache_key = (name, json.dumps(config, sort_keys=True, default=str))
     if cache_key not in _CONFIGS:
-        try:
-            model = create(name, **config)  # constructors are cheap: no weights, no data
-        except (TypeError, ValueError) as err:  # a nested key or a value the model refuses
-            raise ModelConfigError(f"model {name!r}: config {config} is refused: {err}") from None
-        _CONFIGS[cache_key] = model.config() if hasattr(model, "config") else dict(config)
+        _CONFIGS[cache_key] = facts.effective_config(name, config, _built_config)
     return _CONFIGS[cache_key]
+
+
+def _built_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    from mmbench.models import create
+
+    try:
+        model = create(name, **config)  # constructors are cheap: no weights, no data
+    except (TypeError, ValueError) as err:  # a nested key or a value the model refuses
+        raise ModelConfigError(f"model {name!r}: config {config} is refused: {err}") from None
+    return model.config() if hasattr(model, "config") else dict(config)
 
 
 _CONFIGS: dict[tuple[str, str], dict[str, Any]] = {}
@@ -53,17 +58,9 @@ _CONFIGS: dict[tuple[str, str], dict[str, Any]] = {}
 def code_version(model_name: str) -> str:
     """The version of a model's code that goes into its artifact key: the class's own
     `fit_version` when it declares one, else a hash of the source of its module."""
-    from mmbench.models import MODELS
+    from mmbench.models import facts
 
-    factory = MODELS.get(model_name)
-    declared = getattr(factory, "fit_version", None)
-    if declared:
-        return f"{factory.__module__}.{getattr(factory, '__qualname__', '')}:{declared}"
-    try:
-        source = inspect.getsource(inspect.getmodule(factory))  # type: ignore[arg-type]
-    except (OSError, TypeError):  # defined in a notebook or from a compiled module
-        source = getattr(factory, "__qualname__", repr(factory))
-    return f"{factory.__module__}:{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+    return facts.code_version(model_name)
 
 
 @dataclass(frozen=True)
@@ -236,12 +233,11 @@ def diagnostic_views(task: str, diagnostics: tuple[str, ...], robustness: Robust
 def with_budget(model: ModelSpec, budget: dict[str, Any]) -> ModelSpec:
     """`model` with the suite's training budget for its training corpus in its `train`
     config, for models that take one; keys the model's own config sets win."""
-    from mmbench.models import MODELS
-    from mmbench.models.config_keys import accepted_keys
+    from mmbench.models import MODELS, facts
 
     if not budget or model.name not in MODELS:
         return model
-    accepted = accepted_keys(MODELS.get(model.name))
+    accepted = facts.accepted(model.name)
     if accepted is not None and "train" not in accepted:
         return model  # nothing to train (majority, zero-shot wrappers)
     own = model.config.get("train") or {}
@@ -260,8 +256,8 @@ def training_spec(suite: Suite, spec: DatasetSpec) -> DatasetSpec:
 
 def fit_step(model: ModelSpec, train: DatasetSpec, task: str, seed: int, limit: int | None) -> FitStep | None:
     """The fit step an evaluation needs, or None when the task uses the model as it comes."""
-    from mmbench.models import MODELS
+    from mmbench.models import facts
     from mmbench.tasks import TASKS
 
-    objective = TASKS.get(task)().objective(MODELS.get(model.name))
+    objective = TASKS.get(task)().objective(facts.capabilities(model.name))
     return None if objective is None else FitStep(model, train, objective, seed, limit, task)

@@ -26,15 +26,15 @@ def _at(where: str, key: str) -> str:
 
 def check_suite(suite: Suite, models: list[ModelSpec], datasets: list[DatasetSpec]) -> None:
     """SuiteError for the first name in the chosen models and datasets that does not exist."""
-    from mmbench.models import MODELS
-    from mmbench.models.config_keys import ModelConfigError, check_config
+    from mmbench.models import MODELS, facts
+    from mmbench.models.config_keys import ModelConfigError, check_keys
     from mmbench.tasks import TASKS
 
     for spec in models:
         if spec.name not in MODELS:
             raise _unknown("model", spec.name, MODELS.names(), spec.where, "name")
         try:
-            check_config(spec.name, MODELS.get(spec.name), spec.config)
+            check_keys(spec.name, facts.accepted(spec.name), spec.config)
         except ModelConfigError as err:
             raise SuiteError(f"{_at(spec.where, 'config')}: {err}") from None
     for entry in datasets:
