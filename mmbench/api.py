@@ -44,9 +44,11 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int | None = None,
         device: str = "cpu", portable: bool = False, executor: str = "local", address: str | None = None,
-        retries: int = 0, eval_batch_size: int | None = None) -> list[RunRecord]:
+        retries: int = 0, eval_batch_size: int | None = None, precision: str = "fp32") -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
+    `precision` ("fp32", "bf16", "fp16") is what torch models compute in (`mmbench.precision`;
+    autocast, not part of any key: records say which ran).
     `threads` is torch threads per job; None gives each job its share of the cores this
     process may use (one per job with `portable`; see `mmbench.runner.threads`).
     `model_files` ("path.py:ClassName") are registered and run on the suite's datasets.
@@ -64,6 +66,7 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     from mmbench.devices import resolve_device
     from mmbench.home import default_store
     from mmbench.model_files import load_model_file
+    from mmbench.precision import check_precision
     from mmbench.runner import driver
     from mmbench.runner.plan import plan, positive_int
     from mmbench.runner.remote_store import open_store
@@ -73,6 +76,7 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     if threads is not None:
         positive_int(threads, "threads")
     where = resolve_device(device)
+    computed_in = check_precision(precision)
     result_store = open_store(store or default_store())  # a bad store fails before any work
     if model_files:
         models = [*([models] if isinstance(models, str) else models or []),
@@ -84,7 +88,7 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     steps = plan(loaded, models=models, datasets=datasets, seeds=seeds, limit=limit)
     return driver.run(steps, result_store, progress=progress, log=log, workers=workers,
                       threads=threads, device=where, retries=retries,
-                      eval_batch=eval_batch_size or loaded.eval_batch_size,
+                      eval_batch=eval_batch_size or loaded.eval_batch_size, precision=computed_in,
                       executor=_executor(executor, address, retries, model_files or []))
 
 

@@ -75,7 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                       progress=not args.quiet, log=None if args.quiet else _log,
                       model_files=args.model_file, workers=args.jobs, threads=args.threads,
                       device=args.device, portable=args.portable, executor=args.executor,
-                      address=args.address, retries=args.retries, eval_batch_size=args.eval_batch_size)
+                      address=args.address, retries=args.retries, eval_batch_size=args.eval_batch_size,
+                      precision=args.precision)
     except StepsFailed as failed:  # the others are in the store: report them, then fail
         print(f"mmbench: error: {failed}", file=sys.stderr)
         records, status = failed.records, 1
@@ -85,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         options = {"suite": args.suite, "models": _csv(args.models), "datasets": _csv(args.datasets),
                    "seeds": args.seeds, "limit": args.limit, "threads": args.threads,
-                   "device": args.device, "portable": args.portable}
+                   "device": args.device, "portable": args.portable, "precision": args.precision}
         if records:
             _written(write_leaderboard(args.store, args.leaderboard_dir, run_options=options))
     return status
@@ -311,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where torch models fit and predict (default cpu; auto: a GPU when one is "
                         "visible); records say which device ran")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="what torch models compute in: fp32 (default), or bf16/fp16 through autocast "
+                        "(fit and evaluation; weights stay fp32; records say which ran)")
     p.add_argument("--portable", action="store_true",
                    help="pin the numeric paths (ATen, MKL, oneDNN kernels) so that the records are "
                         "bit-identical on any x86-64 CPU; slower (see the README)")

@@ -87,8 +87,15 @@ def use_device(model: Any, device: str) -> bool:
 
 
 def to_device(value: Any, device: str) -> Any:
-    """A tensor (or None) on `device`; a no-op, the same tensor object, when it is there already."""
-    return None if value is None else value.to(device)
+    """A tensor (or None) on `device`; a no-op, the same tensor object, when it is there
+    already. A CPU tensor bound for a GPU is pinned first and copied without blocking: the
+    copy overlaps the host's work on the next batch, and nothing reads it before the
+    kernels queued after it (one CUDA stream)."""
+    if value is None:
+        return None
+    if str(device).startswith("cuda") and value.device.type == "cpu":
+        return value.pin_memory().to(device, non_blocking=True)
+    return value.to(device)
 
 
 def batch_to(batch: Batch, device: str) -> Batch:

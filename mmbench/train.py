@@ -15,6 +15,7 @@ import numpy as np
 from mmbench.devices import batch_to
 from mmbench.loader import Batch, BatchLoader
 from mmbench.models.base import FitReport
+from mmbench.precision import grad_scaler, outside_autocast
 
 SCHEDULES = ("constant", "cosine")
 
@@ -124,6 +125,7 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
     # the batch moves are no-ops that keep the same tensors: CPU results stay bit-identical.
     network.to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = grad_scaler(device)  # fp16 on CUDA only (mmbench.precision)
     scheduler = _scheduler(optimizer, config, len(train_loader))
     report = FitReport()
     best_state: dict[str, Any] | None = None
@@ -136,11 +138,18 @@ def train(network: Any, loss_fn: LossFn, train_loader: BatchLoader, val_loader: 
         for batch in train_loader:
             batch = batch_to(batch, device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network, batch)
-            loss.backward()
+            loss = loss_fn(network, batch)  # under autocast when the unit asks for bf16/fp16
+            with outside_autocast(device):
+                (loss if scaler is None else scaler.scale(loss)).backward()
+            if scaler is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
             if scheduler is not None:
                 scheduler.step()
             running += float(loss.detach()) * len(batch)

@@ -176,7 +176,7 @@ class HFCLIP:
         with torch.no_grad():
             pooled = self._model.vision_model(pixel_values=pixels).pooler_output
             feats = self._model.visual_projection(pooled)
-        return F.normalize(feats, dim=-1).cpu().numpy().astype(np.float32)
+        return F.normalize(feats.float(), dim=-1).cpu().numpy().astype(np.float32)
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -191,7 +191,7 @@ class HFCLIP:
             pooled = self._model.text_model(input_ids=tokens["input_ids"],
                                             attention_mask=tokens["attention_mask"]).pooler_output
             feats = self._model.text_projection(pooled)
-        return F.normalize(feats, dim=-1).cpu().numpy().astype(np.float32)
+        return F.normalize(feats.float(), dim=-1).cpu().numpy().astype(np.float32)
 
     def logit_scale(self) -> float:
         self._load()

@@ -190,7 +190,7 @@ class TinyCLIP:
         self.network.eval()
         with torch.no_grad():
             images = batch.images.to(self.device)
-            return self.network.encode_images(images).cpu().numpy().astype(np.float32)
+            return self.network.encode_images(images).float().cpu().numpy().astype(np.float32)
 
     def embed_texts(self, texts: list[str], batch_size: int = 512) -> np.ndarray:
         self._require_fitted()
@@ -200,7 +200,7 @@ class TinyCLIP:
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 tokens, lengths = self._tokens(texts[start:start + batch_size])
-                parts.append(self.network.encode_texts(tokens, lengths).cpu().numpy().astype(np.float32))
+                parts.append(self.network.encode_texts(tokens, lengths).float().cpu().numpy().astype(np.float32))
         return np.concatenate(parts)
 
     def logit_scale(self) -> float:

@@ -111,7 +111,7 @@ class TorchClassifier:
 
         self.network.eval()
         with torch.no_grad():
-            return torch.softmax(self.logits(batch), dim=-1).cpu().numpy().astype(np.float64)
+            return torch.softmax(self.logits(batch).float(), dim=-1).cpu().numpy().astype(np.float64)
 
     def num_parameters(self) -> int:
         return int(sum(p.numel() for p in self.network.parameters())) if self.network else 0

@@ -129,7 +129,8 @@ def verify(folder: Path | str, *, store: Path | str | None = None, workers: int 
         run(options["suite"], models=options.get("models"), datasets=options.get("datasets"),
             seeds=options.get("seeds"), limit=options.get("limit"), store=target, log=log,
             workers=workers, threads=_threads(options.get("threads")),
-            device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")))
+            device=str(options.get("device") or "cpu"), portable=bool(options.get("portable")),
+            precision=str(options.get("precision") or "fp32"))
         results = open_store(target)
         records, reader = results.records(), store_reader(results)
         built = board.build(records, reader, leaked_ids(records))

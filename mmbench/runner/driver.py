@@ -109,7 +109,7 @@ def _sweep(store: ResultStore, log: Progress | None) -> None:
 
 
 def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], store: ResultStore,
-           threads: int, device: str, eval_batch: int | None = None) -> list[Unit]:
+           threads: int, device: str, eval_batch: int | None = None, precision: str = "fp32") -> list[Unit]:
     """The pending steps grouped by the fitted model they use: one unit per fit step, and
     one per model used as it comes (loaded once for all its evaluations)."""
     groups: dict[str, list[tuple[str, EvalStep]]] = {}
@@ -128,14 +128,14 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
         names = {s.dataset.name for _, s in members} | ({fit.train_dataset.name} if fit else set())
         units.append(Unit(fit, group if fit else None, tuple(members),
                           {n: infos[n] for n in sorted(names)}, store.location, threads, device,
-                          eval_batch=eval_batch))
+                          precision=precision, eval_batch=eval_batch))
     return units
 
 
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
         log: Progress | None = None, workers: int = 1, threads: int | None = None, device: str = "cpu",
         executor: Executor | None = None, run_id: str | None = None, retries: int = 0,
-        eval_batch: int | None = None) -> list[RunRecord]:
+        eval_batch: int | None = None, precision: str = "fp32") -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
     need); return the records of all of them, in plan order, each key once. Other processes
     may run on the same store at the same time: each step is run by one of them. Every record
@@ -163,7 +163,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         keyed.setdefault(step.key(infos[step.dataset.name].fingerprint, train), step)
     done = {key: record for key in keyed if (record := _finished(store, key, say)) is not None}
     pending = {key: step for key, step in keyed.items() if key not in done}
-    units = _units(pending, infos, store, threads or 1, device, eval_batch)
+    units = _units(pending, infos, store, threads or 1, device, eval_batch, precision)
     if threads is None:
         threads = _auto_threads(len(units), workers, executor)
         units = [replace(unit, threads=threads) for unit in units]
@@ -181,7 +181,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         while units:
             for result in executor.run(runner.claim(units)):
                 bar.update(runner.finish(result))
-            units = runner.resume(infos, threads, device, eval_batch)
+            units = runner.resume(infos, threads, device, eval_batch, precision)
     finally:
         runner.release_all()
         bar.close()
@@ -315,7 +315,7 @@ class _Claimed:
                      f"({record.timings['total_s']:.1f}s)")
 
     def resume(self, infos: dict[str, data.DatasetInfo], threads: int, device: str,
-               eval_batch: int | None) -> list[Unit]:
+               eval_batch: int | None, precision: str = "fp32") -> list[Unit]:
         """Units for the steps set aside: wait until one of their holders lets go, then the
         ones still missing are this process's to run."""
         if not self.set_aside:
@@ -325,7 +325,7 @@ class _Claimed:
             pass
         missing = {k: s for k, s in self.set_aside.items() if k not in self.done}
         self.set_aside = {}
-        return _units(missing, infos, self.store, threads, device, eval_batch)
+        return _units(missing, infos, self.store, threads, device, eval_batch, precision)
 
     def release_all(self) -> None:
         for stack in self.held.values():

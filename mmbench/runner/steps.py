@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmbench.data import DatasetInfo
+from mmbench.precision import computing_in
 from mmbench.runner.plan import EvalStep, FitStep, effective_config
 from mmbench.runner.store import RunRecord
 from mmbench.tasks.base import Fitted
@@ -30,6 +31,7 @@ class Unit:
     store_root: str
     threads: int = 1
     device: str = "cpu"
+    precision: str = "fp32"  # mmbench.precision: fp32, or autocast's bf16 / fp16
     uid: int = 0  # which unit of the run (results come back from other processes as copies)
     eval_batch: int | None = None  # rows per evaluation forward pass (None: model hint or default)
 
@@ -92,7 +94,7 @@ def run_unit(unit: Unit) -> UnitResult:
     """Obtain the unit's model (fit, or load its artifact) and run its evaluations, with
     `unit.threads` torch threads (a fixed count makes a seed's result independent of the
     machine's core count)."""
-    with _threads(unit.threads):
+    with _threads(unit.threads), computing_in(unit.precision, unit.device):
         return _run(unit)
 
 
@@ -109,7 +111,7 @@ def fit_then(unit: Unit) -> FitDone | UnitResult:
     """The unit's fit step alone (for executors that run fit and evaluate steps as separate
     tasks, the fitted model travelling through the store); a model that cannot be stored
     cannot travel, so it is evaluated here and the whole unit's result comes back."""
-    with _threads(unit.threads):
+    with _threads(unit.threads), computing_in(unit.precision, unit.device):
         corpora = _Corpora(unit.infos)
         fitted, how, stored = obtain(unit, corpora)
         if how == "fitted" and not stored:
@@ -201,7 +203,8 @@ def obtain(unit: Unit, corpora: _Corpora) -> tuple[Fitted, str, bool]:
         if not saveable(model):
             return fitted, "fitted", False
         identity = {**step.identity(info.fingerprint), "train_dataset": step.train_dataset.name}
-        artifacts.save(key, fitted, identity, {**environment(), "device": unit.device})
+        artifacts.save(key, fitted, identity, {**environment(), "device": unit.device,
+                                               "precision": unit.precision})
         return fitted, "fitted", True
 
 
@@ -246,7 +249,7 @@ def _record(step: EvalStep, key: str, unit: Unit, fitted: Fitted, task: Any, inf
                     "eval_batch_size": eval_batch_size(model),
                     # the fit step's own peak resident memory, wherever and whenever it ran (0: none)
                     "fit_peak_mb": round(fitted.fit_peak_mb, 1)},
-        env={**environment(), "device": unit.device},
+        env={**environment(), "device": unit.device, "precision": unit.precision},
         # fit_s (in the task's timings) is the fit step's own time, wherever it ran;
         # total_s is this evaluate step's.
         timings={**output.timings, "total_s": seconds},
