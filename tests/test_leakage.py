@@ -209,3 +209,15 @@ def test_a_warmed_health_stores_the_hashes_the_leaderboard_reads(corpus: tuple[P
     child.join(timeout=120)
     assert child.exitcode == 0 and len(list(stored.glob("phash-*.npz"))) == 1
     assert len(health("warmed").leaked["test"]) == len(COPIES)
+
+
+def test_the_popcount_distance_equals_the_byte_table_count() -> None:
+    from mmbench.diagnostics.leakage import _POPCOUNT
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 2**63, size=50, dtype=np.uint64) | np.uint64(1 << 63)  # the top bit too
+    b = np.concatenate([rng.integers(0, 2**63, size=70, dtype=np.uint64), a[:3], np.zeros(1, np.uint64)])
+    x = np.bitwise_xor(a[:, None], b[None, :])
+    by_table = _POPCOUNT[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1)
+    assert np.array_equal(hamming(a, b), by_table)
+    assert hamming(a, b)[0, 70] == 0 and hamming(a, b)[:, -1].min() >= 1

@@ -1,5 +1,6 @@
-"""What mmbench adds to a model's own cost: `mmbench run` (default options but for the
-threads, both sides get 2) scoring a transformers CLIP, against a bare loop a user would
+"""What mmbench adds to a model's own cost: `mmbench run` with its default options (a lone
+job gets every core this process may use, and the bare loop as many torch threads) scoring
+a transformers CLIP, against a bare loop a user would
 write with transformers and pyarrow doing the same forward passes on the same images,
 prompts and captions.
 
@@ -149,7 +150,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="tiny,vit-s32")
     parser.add_argument("--tasks", default="zero-shot,retrieval,linear-probe")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="the bare loop's torch threads (default: the cores this process may use, "
+                             "which mmbench's default options give a lone job too)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "mmbench-bench-evaluate"))
     parser.add_argument("--bare", nargs=4, metavar=("MODEL_DIR", "HOME", "TASK", "PROMPTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,7 +190,7 @@ def main() -> None:
                 remove_tree(store, work, "benchmark store")  # a fresh store: the run does the work
                 commands = {
                     "mmbench": [sys.executable, "-m", "mmbench.cli", "run", "--suite", str(suite),
-                                "--store", str(store), "--no-leaderboard", "--quiet", "--threads", str(args.threads)],
+                                "--store", str(store), "--no-leaderboard", "--quiet"],
                     "bare": [sys.executable, __file__, "--threads", str(args.threads), "--bare", str(folder), str(home),
                              task, str(prompts_file)],
                 }

@@ -78,7 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=0, help="emoji to build from (0: all)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="the bare loop's torch threads (default: the cores this process may use, "
+                             "which mmbench's default options give a lone job too)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "mmbench-bench-fusion"))
     parser.add_argument("--bare", nargs=2, metavar=("ARTIFACT", "HOME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -104,8 +106,7 @@ def main() -> None:
                                  "train": {"openmoji": {"epochs": 1, "min_epochs": 1}},
                                  "datasets": [{"name": "openmoji", "options": options, "tasks": ["classification"]}]}))
     fitted = work / "store-fitted"
-    run = [sys.executable, "-m", "mmbench.cli", "run", "--suite", str(suite), "--no-leaderboard", "--quiet",
-           "--threads", str(args.threads)]
+    run = [sys.executable, "-m", "mmbench.cli", "run", "--suite", str(suite), "--no-leaderboard", "--quiet"]
     if not (fitted / "artifacts").is_dir():
         subprocess.run([*run, "--store", str(fitted)], env=env, check=True, capture_output=True)
     artifact = _artifact_folder(fitted)

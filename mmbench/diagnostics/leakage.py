@@ -62,6 +62,8 @@ def phash(pixels: np.ndarray) -> int:
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[len(a), len(b)] bit distances between two uint64 hash arrays."""
     x = np.bitwise_xor(a[:, None], b[None, :])
+    if hasattr(np, "bitwise_count"):  # numpy >= 2: a popcount instruction, ~20x the table below
+        return np.bitwise_count(x)
     return _POPCOUNT[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1)
 
 
@@ -216,9 +218,12 @@ def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a -= a.mean(axis=1, keepdims=True)
     b -= b.mean(axis=1, keepdims=True)
     denom = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    flat = np.isclose(a, b).all(axis=1).astype(np.float64)  # both flat: equal or not
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom > 0, (a * b).sum(axis=1) / denom, flat)
+    out = np.empty(len(a), dtype=np.float64)
+    spread = denom > 0
+    out[spread] = (a[spread] * b[spread]).sum(axis=1) / denom[spread]
+    flat = ~spread  # a flat image: equal or not (rare, so only those rows are compared)
+    out[flat] = np.isclose(a[flat], b[flat]).all(axis=1)
+    return out
 
 
 def near_duplicates(a: SplitHashes, b: SplitHashes, *, same: bool,
