@@ -47,12 +47,12 @@ def test_a_portable_run_keeps_one_thread_and_a_named_count_wins(tmp_path: Path,
     assert named.env["torch_threads"] == 2
 
 
-def test_workers_forked_after_a_multithreaded_run_in_this_process_do_not_hang(
+def test_workers_forked_after_multithreaded_torch_work_in_this_process_do_not_hang(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GNU OpenMP's thread pool does not survive a fork: had the first run used torch with
-    # several threads on this (main) thread, the second run's workers would wait forever.
+    # GNU OpenMP's thread pool does not survive a fork: forked from this (main) thread after
+    # it ran torch with several threads, the second run's workers would wait forever.
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
     alone = mmbench.run(TINY, models=["text-only"], seeds=1, store=tmp_path / "a", workers=1)[0]
-    assert alone.env["torch_threads"] == 4
+    assert alone.env["torch_threads"] == 4  # run here, on the main thread
     forked = mmbench.run(TINY, models=["text-only", "image-only"], seeds=1, store=tmp_path / "b", workers=2)
     assert [r.env["torch_threads"] for r in forked] == [2, 2]

@@ -11,7 +11,7 @@ The cluster executor (`mmbench.runner.ray_executor`) has the same two methods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from mmbench.runner import steps
 from mmbench.runner.steps import Unit, UnitFailure, UnitResult
@@ -40,35 +40,7 @@ class InProcess:
 
     def run(self, units: Iterable[Unit]) -> Iterator[Outcome]:
         for unit in units:
-            if unit.threads > 1:
-                yield _on_a_thread_of_its_own(unit, self.retries)
-            else:
-                yield steps.attempt(unit, self.retries)  # looked up per call: a test may stand in for it
-
-
-def _on_a_thread_of_its_own(unit: Unit, retries: int) -> Outcome:
-    """`steps.attempt` on a new thread. torch's OpenMP pool belongs to the thread that starts
-    it, and GNU OpenMP's pool does not survive a fork: a process forked later from a main
-    thread that had run torch with several threads hangs in its first parallel region,
-    waiting for threads it does not have. Kept off the main thread, a later run of this
-    process (the Python API, a notebook) can still fork its workers."""
-    import threading
-
-    outcome: list[Outcome] = []
-    raised: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            outcome.append(steps.attempt(unit, retries))
-        except BaseException as err:  # handed to the caller's thread as it is
-            raised.append(err)
-
-    worker = threading.Thread(target=work, name="mmbench-unit", daemon=True)  # Ctrl-C ends the process
-    worker.start()
-    worker.join()
-    if raised:
-        raise raised[0]
-    return outcome[0]
+            yield steps.attempt(unit, self.retries)  # looked up per call: a test may stand in for it
 
 
 class LocalPool:
@@ -88,6 +60,7 @@ class LocalPool:
         context = multiprocessing.get_context("fork")
         pending = iter(units)
         with ProcessPoolExecutor(max_workers=self.workers, mp_context=context) as pool:
+            _fork_the_workers_from_a_fresh_thread(pool)
             running: set[Future[Outcome]] = set()
             while True:
                 while len(running) < self.workers:
@@ -107,3 +80,16 @@ def make_executor(workers: int, retries: int = 0) -> Executor:
     from mmbench.runner.plan import positive_int
 
     return InProcess(retries) if positive_int(workers, "workers") <= 1 else LocalPool(workers, retries)
+
+
+def _fork_the_workers_from_a_fresh_thread(pool: Any) -> None:
+    """Start the pool's workers (a fork pool forks them all at its first task) from a
+    thread that never ran torch. torch's OpenMP pool belongs to the thread that started it,
+    and GNU OpenMP's pool does not survive a fork: a worker forked from a thread that had
+    run torch with several threads (this process's own earlier unit, a user's notebook)
+    hangs in its first parallel region, waiting for threads it does not have."""
+    import threading
+
+    starter = threading.Thread(target=lambda: pool.submit(int).result(), name="mmbench-fork")
+    starter.start()
+    starter.join()
