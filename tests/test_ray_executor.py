@@ -64,7 +64,8 @@ def _predictions_of(results: ResultStore) -> dict[str, Any]:
 
 def test_a_ray_run_writes_the_records_a_local_run_writes(local_ray: None, tmp_path: Path) -> None:
     suite = _suite(tmp_path, ["majority", "text-only", "concat-fusion"], diagnostics=["modality"])
-    local = mmbench.run(suite, store=tmp_path / "local", limit=60)
+    # One thread on both sides: a lone local job would get every core (a numeric path).
+    local = mmbench.run(suite, store=tmp_path / "local", limit=60, threads=1)
     on_ray = mmbench.run(suite, store=tmp_path / "ray", limit=60, executor="ray")
     assert len(on_ray) == len(local) == 3 * 2 * 3  # models x seeds x views
     assert _predictions(tmp_path / "ray") == _predictions(tmp_path / "local")  # metrics and predictions
@@ -79,7 +80,7 @@ def test_a_ray_run_writes_the_records_a_local_run_writes(local_ray: None, tmp_pa
 def test_a_ray_run_on_a_remote_home_reads_and_writes_through_object_storage(
         local_ray: None, s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     suite = _suite(tmp_path, ["majority", "concat-fusion"], seeds=1, diagnostics=["modality"])
-    local = mmbench.run(suite, store=tmp_path / "local", limit=60)
+    local = mmbench.run(suite, store=tmp_path / "local", limit=60, threads=1)  # as a Ray task has
     monkeypatch.setenv("MMBENCH_HOME", s3.url("home"))
     on_ray = mmbench.run(suite, limit=60, executor="ray")
     remote = open_store(s3.url("home", "results"))

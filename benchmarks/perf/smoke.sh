@@ -19,3 +19,6 @@ run python benchmarks/perf/jpeg_decode.py --images 10 --repeat 1 --sizes 32
 run python benchmarks/perf/startup.py --repeat 1
 run python benchmarks/perf/ray_overhead.py --datasets shapes --limit 40 --setups local,ray --out "$work/ray.json"
 run python benchmarks/perf/scale.py --sizes 200,400 --work "$work/scale"
+# CLIP_benchmark lives in its own venv (it needs torchvision); without one this says "skipped"
+run python benchmarks/perf/vs_clip_benchmark.py --venv "${CB_VENV:-/tmp/cbvenv}" --images 150 --repeat 1 \
+    --sizes tiny --work "$work/vscb"
