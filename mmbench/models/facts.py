@@ -127,6 +127,7 @@ def _imported(name: str) -> bool:
 def _asked(name: str) -> dict[str, Any]:
     from mmbench.models import MODELS
     from mmbench.models.config_keys import accepted_keys
+
     factory = MODELS.get(name)
     accepted = accepted_keys(factory)
     return {"accepted": None if accepted is None else sorted(accepted),
