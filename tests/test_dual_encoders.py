@@ -196,6 +196,17 @@ def test_hf_clip_matches_transformers(clip_dir: Path) -> None:
     assert model.num_parameters() == sum(p.numel() for p in reference.parameters())
 
 
+def test_hf_clip_cleans_texts_as_clips_own_tokenizer_does(clip_dir: Path) -> None:
+    from mmbench.models.hf_clip import clip_text
+
+    assert clip_text("Japanese \u201cvacancy\u201d  button\n") == 'Japanese "vacancy" button'
+    assert clip_text("six o\u2019clock") == "six o'clock"
+    assert clip_text("fish &amp;amp; chips") == "fish & chips"  # unescaped twice, as CLIP does
+    model = create("hf-clip", path=str(clip_dir))
+    # "&#114;" is an r: without the cleaning its characters would be tokens of their own
+    np.testing.assert_array_equal(model.embed_texts(["a &#114;ed square"]), model.embed_texts(["a red square"]))
+
+
 def test_hf_clip_in_the_embedding_tasks(clip_dir: Path) -> None:
     info, ds = colour_corpus.build()
     model = create("hf-clip", path=str(clip_dir))

@@ -43,6 +43,24 @@ def _side(value: Any, default: int) -> tuple[int, int] | int:
     return int(value["height"]), int(value["width"])
 
 
+def clip_text(text: str) -> str:
+    """A text cleaned as CLIP's own tokenizer cleans it before its BPE (OpenAI's and
+    open_clip's alike): ftfy's fixes (curly quotes straightened, mojibake repaired), HTML
+    entities unescaped twice, each run of whitespace one space. transformers' fast CLIP
+    tokenizer skips this: `Japanese “vacancy” button` got other token ids than in
+    CLIP_benchmark (benchmarks/perf/RESULTS.md)."""
+    import html
+    import re
+
+    try:
+        import ftfy
+    except ImportError:
+        raise ImportError("hf-clip cleans texts with ftfy, as CLIP's tokenizer does: "
+                          "pip install 'mmbench[clip]'") from None
+    text = html.unescape(html.unescape(ftfy.fix_text(text)))
+    return re.sub(r"\s+", " ", text).strip()
+
+
 class Preprocess:
     """CLIP image preparation from a `preprocessor_config.json` payload."""
 
@@ -184,7 +202,7 @@ class HFCLIP:
 
         self._load()
         limit = int(self._model.config.text_config.max_position_embeddings)
-        tokens = self._tokenizer(list(texts), padding=True, truncation=True,
+        tokens = self._tokenizer([clip_text(t) for t in texts], padding=True, truncation=True,
                                  max_length=min(limit, int(self._tokenizer.model_max_length)),
                                  return_tensors="pt").to(self.run_device)
         with torch.no_grad():
