@@ -1,5 +1,6 @@
 """Torch threads out of the box: the cores shared among the jobs that run at once."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_the_cores_are_shared_among_the_jobs_side_by_side() -> None:
 
 
 def test_the_affinity_mask_bounds_the_cores() -> None:
-    assert 1 <= threads.available_cores() <= (__import__("os").cpu_count() or 1)
+    assert 1 <= threads.available_cores() <= (os.cpu_count() or 1)
 
 
 def test_a_single_job_gets_every_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
