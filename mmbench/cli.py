@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mmbench.precision import PRECISIONS  # a tuple of names: precision.py imports nothing heavy
+
 LIST_KINDS = ("datasets", "models", "tasks", "suites", "adapters", "metrics")
 
 # Errors that mean "your input is wrong", shown as one line (exit 2) instead of a traceback;
@@ -312,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N|auto",
                    help="where torch models fit and predict (default cpu; auto: a GPU when one is "
                         "visible); records say which device ran")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="what torch models compute in: fp32 (default), or bf16/fp16 through autocast "
                         "(fit and evaluation; weights stay fp32; records say which ran)")
     p.add_argument("--portable", action="store_true",

@@ -34,14 +34,12 @@ BATCHES = (32, 64, 128, 256)
 
 def clip_folder(root: Path, size: str) -> Path:
     """A randomly initialised CLIP of the given size, saved offline with a small BPE tokenizer."""
-    import torch
     import transformers
 
     folder = root / f"clip-{size}"
     if (folder / "config.json").is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    hidden, layers, heads, patch = SIZES[size]
     chars = string.ascii_lowercase + string.digits + ".,!?:'-&"
     vocab = {c: i for i, c in enumerate(chars)}
     vocab.update({f"{c}</w>": len(chars) + i for i, c in enumerate(chars)})
@@ -51,19 +49,32 @@ def clip_folder(root: Path, size: str) -> Path:
     tokenizer = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
     ids = {"bos_token_id": vocab["<|startoftext|>"], "eos_token_id": vocab["<|endoftext|>"],
            "pad_token_id": vocab["<|endoftext|>"]}
+    save_clip(folder, size, tokenizer, len(vocab), ids)
+    return folder
+
+
+def save_clip(folder: Path, size: str, tokenizer: Any, vocab_size: int, ids: dict[str, int],
+              hidden_act: str | None = None) -> None:
+    """A randomly initialised CLIP of `size` (seed 0) saved into `folder` with `tokenizer`
+    and a 96 px processor config; `hidden_act` for both towers when given."""
+    import torch
+    import transformers
+
+    hidden, layers, heads, patch = SIZES[size]
+    act = {"hidden_act": hidden_act} if hidden_act else {}
     config = transformers.CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": hidden, "intermediate_size": 4 * hidden,
+        text_config={"vocab_size": vocab_size, "hidden_size": hidden, "intermediate_size": 4 * hidden,
                      "num_hidden_layers": layers, "num_attention_heads": heads, "max_position_embeddings": 77,
-                     **ids},
+                     **ids, **act},
         vision_config={"image_size": 96, "patch_size": patch, "hidden_size": hidden,
-                       "intermediate_size": 4 * hidden, "num_hidden_layers": layers, "num_attention_heads": heads},
+                       "intermediate_size": 4 * hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+                       **act},
         projection_dim=min(hidden, 256))
     torch.manual_seed(0)
     transformers.CLIPModel(config).eval().save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     transformers.CLIPImageProcessorPil(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}
                                        ).save_pretrained(str(folder))
-    return folder
 
 
 def child(model_dir: str, task: str, batch: int) -> dict[str, Any]:

@@ -45,7 +45,6 @@ import argparse
 import io
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -213,10 +212,13 @@ def venv_problem(venv: Path) -> str | None:
                                               f"{done.stderr.strip().splitlines()[-1:]}"
 
 
-def write_shards(out: Path, samples: list[dict[str, Any]], members: list[str], extra: dict[str, str]) -> None:
-    """root/test/{0..n-1}.tar (+ nshards.txt) and the root's text files; deterministic bytes."""
-    if out.exists():
-        shutil.rmtree(out)
+def write_shards(out: Path, work: Path, samples: list[dict[str, Any]], members: list[str],
+                 extra: dict[str, str]) -> None:
+    """root/test/{0..n-1}.tar (+ nshards.txt) and the root's text files; deterministic bytes.
+    `out` is rebuilt from nothing, once checked to lie inside `work`."""
+    from mmbench.paths import remove_tree
+
+    remove_tree(out, work, "shard folder")
     (out / "test").mkdir(parents=True)
     shards = [samples[i:i + SHARD_SIZE] for i in range(0, len(samples), SHARD_SIZE)]
     for index, shard in enumerate(shards):
@@ -245,9 +247,8 @@ def hf_clip_folder(root: Path, size: str, bpe: Path) -> Path:
     open_clip's SimpleTokenizer reads it."""
     import gzip
 
-    import torch
     import transformers
-    from eval_batch import SIZES
+    from eval_batch import save_clip
 
     folder = root / f"hf-{size}"
     if (folder / "config.json").is_file():
@@ -263,20 +264,8 @@ def hf_clip_folder(root: Path, size: str, bpe: Path) -> Path:
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
     tokenizer = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
                                            model_max_length=77)
-    hidden, layers, heads, patch = SIZES[size]
     ids = {"bos_token_id": VOCAB - 2, "eos_token_id": VOCAB - 1, "pad_token_id": VOCAB - 1}
-    config = transformers.CLIPConfig(
-        text_config={"vocab_size": VOCAB, "hidden_size": hidden, "intermediate_size": 4 * hidden,
-                     "num_hidden_layers": layers, "num_attention_heads": heads, "max_position_embeddings": 77,
-                     "hidden_act": "quick_gelu", **ids},
-        vision_config={"image_size": 96, "patch_size": patch, "hidden_size": hidden, "intermediate_size": 4 * hidden,
-                       "num_hidden_layers": layers, "num_attention_heads": heads, "hidden_act": "quick_gelu"},
-        projection_dim=min(hidden, 256))
-    torch.manual_seed(0)
-    transformers.CLIPModel(config).eval().save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    transformers.CLIPImageProcessorPil(size={"shortest_edge": 96}, crop_size={"height": 96, "width": 96}
-                                       ).save_pretrained(str(folder))
+    save_clip(folder, size, tokenizer, VOCAB, ids, hidden_act="quick_gelu")  # open_clip's OpenAI models use it
     return folder
 
 
@@ -520,6 +509,8 @@ def run(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE))
     from evaluate_overhead import measured
 
+    from mmbench.paths import remove_file, remove_tree
+
     venv_python = str(Path(args.venv) / "bin" / "python")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -544,9 +535,9 @@ def run(args: argparse.Namespace) -> None:
     keys = [s["key"] for s in samples]
     templates = [t.replace("{}", "{c}") for t in TEMPLATE_SETS["default"]]
     root_zs, root_ret = work / f"wds-{args.images}" / "moji_zs", work / f"wds-{args.images}" / "moji_ret"
-    write_shards(root_zs, samples, ["cls"], {"classnames.txt": "\n".join(classes) + "\n",
+    write_shards(root_zs, work, samples, ["cls"], {"classnames.txt": "\n".join(classes) + "\n",
                                              "zeroshot_classification_templates.txt": "\n".join(templates) + "\n"})
-    write_shards(root_ret, samples, ["txt"], {"dataset_type.txt": "retrieval\n"})
+    write_shards(root_ret, work, samples, ["txt"], {"dataset_type.txt": "retrieval\n"})
     ingest_s = {}
     for name, root in (("moji-zs", root_zs), ("moji-ret", root_ret)):
         report = data.build(ADAPTERS.get("webdataset")(), root, name=name, workers=2)
@@ -566,8 +557,7 @@ def run(args: argparse.Namespace) -> None:
         bare_home = work / f"barehome-{args.images}-{TASKS[task][0]}"  # the bare loop reads datasets/openmoji
         (bare_home / "datasets").mkdir(parents=True, exist_ok=True)
         link = bare_home / "datasets" / "openmoji"
-        if link.is_symlink() or link.exists():
-            link.unlink()
+        remove_tree(link, work, "bare loop's dataset link")  # a link: unlinked, its target untouched
         link.symlink_to(home / "datasets" / name)
         bare_homes[task] = bare_home
 
@@ -608,9 +598,8 @@ def run(args: argparse.Namespace) -> None:
             outputs: dict[str, list[Any]] = {"cb": [], "mm": []}
             for attempt in range(args.repeat):
                 store, cb_out = work / f"store-{size}-{short}-{attempt}", work / f"cb-{size}-{short}-{attempt}.json"
-                if store.exists():
-                    shutil.rmtree(store)
-                cb_out.unlink(missing_ok=True)
+                remove_tree(store, work, "benchmark store")  # a fresh store: the run does the work
+                remove_file(cb_out, work, "CLIP_benchmark output")
                 commands = {
                     "cb": [venv_python, "-c", CB_MAIN, str(cfg), *cb_args, "--output", str(cb_out)],
                     "cb_bare": [venv_python, __file__, "--threads", str(args.threads), "--cb-bare", str(root), task,

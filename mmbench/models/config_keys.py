@@ -49,11 +49,6 @@ def accepted_keys(factory: Any) -> set[str] | None:
     return None
 
 
-def check_config(name: str, factory: Any, config: dict[str, Any]) -> None:
-    """ModelConfigError naming each key of `config` that `factory` does not accept."""
-    check_keys(name, accepted_keys(factory), config)
-
-
 def check_keys(name: str, accepted: set[str] | None, config: dict[str, Any]) -> None:
     """ModelConfigError naming each key of `config` not in `accepted` (None: any key)."""
     if accepted is None:

@@ -66,16 +66,17 @@ class _Cache:
     def __init__(self) -> None:
         self.entries: dict[str, dict[str, Any]] = {}
         self.path: Path | None = None
+        self.home: Path | None = None
         self.dirty = False
 
     def load(self) -> None:
         from mmbench.home import home
 
-        folder = home().resolve() / "cache"
-        path = folder / f"model-facts-{source_digest()}.json"
+        base = home().resolve()
+        path = base / "cache" / f"model-facts-{source_digest()}.json"
         if path == self.path:
             return
-        self.path, self.entries, self.dirty = path, {}, False
+        self.path, self.home, self.entries, self.dirty = path, base, {}, False
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):  # absent, or a damaged file: asked again and rewritten
@@ -84,15 +85,17 @@ class _Cache:
             self.entries = {k: v for k, v in loaded.items() if isinstance(v, dict)}
 
     def save(self) -> None:
-        if not self.dirty or self.path is None:
+        from mmbench.paths import inside, make_dir
+
+        if not self.dirty or self.path is None or self.home is None:
             return
-        folder = self.path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = make_dir(self.path.parent, self.home, "model-facts cache")
+            target = inside(self.path, self.home, "model-facts cache")
             fd, scratch = tempfile.mkstemp(prefix=".model-facts-", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(self.entries, out, sort_keys=True)
-            os.replace(scratch, self.path)  # readers see the old file or the new one
+            os.replace(scratch, target)  # readers see the old file or the new one
             self.dirty = False
         except OSError:  # a read-only home: the facts are simply asked again next time
             pass
