@@ -44,7 +44,8 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
         log: Callable[[str], None] | None = None,
         model_files: list[str] | None = None, workers: int = 1, threads: int | None = None,
         device: str = "cpu", portable: bool = False, executor: str = "local", address: str | None = None,
-        retries: int = 0, eval_batch_size: int | None = None, precision: str = "fp32") -> list[RunRecord]:
+        retries: int = 0, eval_batch_size: int | None = None, precision: str = "fp32",
+        leaderboard_next: bool = True) -> list[RunRecord]:
     """Run a suite (by name or YAML path); returns the RunRecords of every evaluate step.
 
     `precision` ("fp32", "bf16", "fp16") is what torch models compute in (`mmbench.precision`;
@@ -58,6 +59,8 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     `executor` "ray" runs the steps as Ray tasks on the cluster at `address` (None: a
     local one), `workers` then being unused; a failing unit is tried `retries` more times,
     and steps that still fail raise `StepsFailed` at the end (the others are recorded).
+    `leaderboard_next` (a leaderboard is written after the run) hashes the datasets' images
+    for its health section while the steps run; False skips that work.
     """
     if portable:
         from mmbench.numerics import use_portable
@@ -89,6 +92,7 @@ def run(suite: str = "default", *, models: list[str] | str | None = None,
     return driver.run(steps, result_store, progress=progress, log=log, workers=workers,
                       threads=threads, device=where, retries=retries,
                       eval_batch=eval_batch_size or loaded.eval_batch_size, precision=computed_in,
+                      prepare_health=leaderboard_next,
                       executor=_executor(executor, address, retries, model_files or []))
 
 

@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                       model_files=args.model_file, workers=args.jobs, threads=args.threads,
                       device=args.device, portable=args.portable, executor=args.executor,
                       address=args.address, retries=args.retries, eval_batch_size=args.eval_batch_size,
-                      precision=args.precision)
+                      precision=args.precision,
+                      leaderboard_next=not args.no_leaderboard and bool(args.leaderboard_dir))
     except StepsFailed as failed:  # the others are in the store: report them, then fail
         print(f"mmbench: error: {failed}", file=sys.stderr)
         records, status = failed.records, 1

@@ -45,6 +45,7 @@ from mmbench.paths import inside, make_dir, remove_file, remove_tree
 from mmbench.runner.claims import hold
 from mmbench.runner.sweep import sweep_staging
 from mmbench.schema import SCHEMA_VERSION
+from mmbench.split import Split
 
 
 class DatasetNotFound(FileNotFoundError):
@@ -326,15 +327,12 @@ def exists(name: str, home: Path | None = None) -> bool:
     return found or (home is None and pull(name))
 
 
-def load(name: str, home: Path | None = None) -> Any:
-    """The dataset as a `datasets.DatasetDict` keyed by split (memory-mapped)."""
-    from datasets import Dataset, DatasetDict, concatenate_datasets
-
-    splits = {}
-    for split, files in split_files(name, home).items():
-        parts = [Dataset.from_file(str(path)) for path in files]
-        splits[split] = parts[0] if len(parts) == 1 else concatenate_datasets(parts)
-    return DatasetDict(splits)
+def load(name: str, home: Path | None = None) -> dict[str, Split]:
+    """The dataset's splits by name, each a `mmbench.split.Split` over its memory-mapped
+    shards (pyarrow alone; `Split.to_datasets()` gives a `datasets.Dataset`)."""
+    fingerprint = info(name, home).fingerprint
+    return {split: Split.from_files(files, fingerprint=f"{fingerprint}:{split}")
+            for split, files in split_files(name, home).items()}
 
 
 def split_files(name: str, home: Path | None = None) -> dict[str, list[Path]]:

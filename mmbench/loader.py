@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from mmbench.split import Split
+
 COLUMNS = ("id", "images", "text", "question", "hypothesis", "captions", "label")
 
 
@@ -89,34 +91,21 @@ IMAGE_CACHE_BYTES = 256 << 20
 class _IndexedBatches:
     """Map-style view: item k is batch k; picklable for worker processes."""
 
-    def __init__(self, dataset: Any, order: np.ndarray, batch_size: int, image_size: int | None,
+    def __init__(self, dataset: Split, order: np.ndarray, batch_size: int, image_size: int | None,
                  columns: tuple[str, ...], cache: dict[int, np.ndarray] | None = None):
         self.dataset = dataset
         self.order = order
         self.batch_size = batch_size
         self.image_size = image_size
         self.columns = columns
-        self.cache = cache  # table row -> decoded [3, S, S] image
+        self.cache = cache  # split row -> decoded [3, S, S] image
 
     def __len__(self) -> int:
         return (len(self.order) + self.batch_size - 1) // self.batch_size
 
     def __getitem__(self, k: int) -> Batch:
-        import pyarrow as pa
-
         idx = self.order[k * self.batch_size:(k + 1) * self.batch_size]
-        table = self.dataset.data.table
-        indices = self.dataset._indices  # set by Dataset.select/shuffle: map to table rows
-        if indices is not None:
-            idx = indices.column(0).to_numpy()[idx]
-        cols = [c for c in self.columns if c in table.column_names]
-        table = table.select(cols)
-        # Consecutive indices are one zero-copy slice. For a shuffled batch, one-row slices
-        # concatenated cost O(batch); `take` on a many-chunk memory-mapped table is O(split).
-        if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1):
-            part = table.slice(int(idx[0]), len(idx))
-        else:
-            part = pa.concat_tables([table.slice(int(i), 1) for i in idx])
+        part = self.dataset.rows_at(idx, self.columns)
         if self.cache is None or self.image_size is None:
             return to_batch(part, self.image_size)
         return self._cached(part, idx)
@@ -136,9 +125,9 @@ class _IndexedBatches:
         return batch
 
 
-def column(dataset: Any, name: str) -> Any:
-    """One column of a Dataset split as a pyarrow array (honours select/shuffle)."""
-    return dataset.with_format("arrow")[name]
+def column(split: Split, name: str) -> Any:
+    """One column of a split as a pyarrow array, in split order."""
+    return split.column(name)
 
 
 def _identity(batch: Any) -> Any:
@@ -146,9 +135,9 @@ def _identity(batch: Any) -> Any:
 
 
 class BatchLoader:
-    """Iterate a `datasets.Dataset` split as Batches, optionally shuffled per epoch."""
+    """Iterate a split (`mmbench.split.Split`) as Batches, optionally shuffled per epoch."""
 
-    def __init__(self, dataset: Any, *, batch_size: int = 64, image_size: int | None = 32,
+    def __init__(self, dataset: Split, *, batch_size: int = 64, image_size: int | None = 32,
                  shuffle: bool = False, seed: int = 0, num_workers: int = 0,
                  columns: tuple[str, ...] = COLUMNS) -> None:
         self.dataset = dataset

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mmbench.diagnostics.efficiency import PROBE_BATCH, pareto, probe
+from mmbench.diagnostics.efficiency import MIN_TIMED, PROBE_BATCH, pareto, probe
 
 
 class _Linear:
@@ -43,12 +43,43 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_the_probe_counts_flops_and_orders_its_latencies(split: Any) -> None:
     figures = probe(_Linear(), split, rows=len(split), predict_s=0.5)
-    assert figures["probe_batch"] == PROBE_BATCH
+    assert figures["probe_batch"] == PROBE_BATCH and figures["timed_calls"] == MIN_TIMED
     assert figures["flops_per_sample"] == pytest.approx(2 * 16 * 2)
     assert 0 < figures["latency_batch_p50_ms"] <= figures["latency_batch_p95_ms"]
     assert figures["latency_sample_p50_ms"] == pytest.approx(figures["latency_batch_p50_ms"] / PROBE_BATCH)
     assert figures["throughput_per_s"] == pytest.approx(len(split) / 0.5)
     assert figures["peak_rss_mb"] > 10 and figures["device"] == "cpu"
+
+
+class _Counting(_Linear):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def predict_proba(self, batch: Any) -> np.ndarray:
+        self.calls.append(len(batch))
+        return super().predict_proba(batch)
+
+
+def test_latency_is_read_from_the_evaluations_own_calls(split: Any) -> None:
+    """Enough full batches: no extra call but the FLOP count's; the warm-up call and the
+    ragged last batch are left out of the percentiles."""
+    calls = [(64, 9.0)] + [(64, t) for t in (0.010, 0.020, 0.030, 0.040, 0.050, 0.060)] + [(7, 5.0)]
+    model = _Counting()
+    figures = probe(model, split, rows=455, predict_s=1.0, calls=calls)
+    assert model.calls == [PROBE_BATCH]  # the FLOP count alone
+    assert figures["probe_batch"] == 64 and figures["timed_calls"] == 6
+    assert figures["latency_batch_p50_ms"] == pytest.approx(35.0)
+    assert figures["latency_batch_p95_ms"] == pytest.approx(np.percentile([10, 20, 30, 40, 50, 60], 95))
+    assert figures["latency_sample_p50_ms"] == pytest.approx(35.0 / 64)
+
+
+def test_a_small_split_tops_its_timed_calls_up(split: Any) -> None:
+    model = _Counting()
+    figures = probe(model, split, rows=20, predict_s=0.1, calls=[(20, 0.5), (20, 0.001)])
+    # one call of the evaluation counts; its first batch of 20 is timed MIN_TIMED - 1 more times
+    assert model.calls == [20] * (MIN_TIMED - 1) + [PROBE_BATCH]
+    assert figures["timed_calls"] == MIN_TIMED and figures["probe_batch"] == 20
 
 
 def test_a_model_without_torch_has_no_flop_count(split: Any) -> None:

@@ -33,7 +33,7 @@ def test_no_picture_or_question_picture_pair_in_two_splits(name: str, isolated_h
     pairs: dict[tuple[str, str], set[str]] = {}
     sizes: dict[str, int] = {}
     for split, ds in data.load(name, isolated_home).items():
-        columns: dict[str, list[Any]] = ds.select_columns(["images", "question"]).to_dict()
+        columns: dict[str, list[Any]] = ds.to_table(["images", "question"]).to_pydict()
         sizes[split] = len(columns["question"])
         for images, question in zip(columns["images"], columns["question"], strict=True):
             sha = images[0]["sha256"]

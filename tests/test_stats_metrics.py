@@ -19,7 +19,7 @@ def test_metrics_match_scikit_learn() -> None:
     preds = probs.argmax(1)
     assert METRICS.get("accuracy").fn(labels, probs) == accuracy_score(labels, preds)
     assert METRICS.get("macro_f1").fn(labels, probs) == f1_score(labels, preds, average="macro")
-    assert METRICS.get("auroc").fn(labels, probs) == roc_auc_score(labels, probs[:, 1])
+    assert METRICS.get("auroc").fn(labels, probs) == pytest.approx(roc_auc_score(labels, probs[:, 1]), abs=1e-12)
     assert np.isnan(METRICS.get("auroc").fn(np.zeros(5, int), probs[:5]))
 
 
@@ -75,6 +75,19 @@ def test_macro_f1_equals_scikit_learns_without_importing_it(seed: int) -> None:
     probs = rng.random((len(labels), classes))
     expected = f1_score(labels, probs.argmax(axis=1), labels=list(range(classes)), average="macro", zero_division=0)
     assert macro_f1(labels, probs) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_auroc_equals_scikit_learns_with_ties_without_importing_it(seed: int) -> None:
+    from mmbench.metrics.classification import auroc
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 120))
+    labels = rng.integers(0, 2, size=n)
+    labels[:2] = [0, 1]  # both classes present
+    positive = rng.integers(0, 1 + seed, size=n) / max(seed, 1)  # seed 0: every score tied
+    probs = np.c_[1 - positive, positive]
+    assert auroc(labels, probs) == pytest.approx(roc_auc_score(labels, positive), abs=1e-12)
 
 
 def test_ragged_cluster_draws_score_as_one_call_per_draw() -> None:

@@ -11,7 +11,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from mmbench.adapters import ADAPTERS
 from mmbench.data import build, info, load
-from mmbench.diagnostics.efficiency import PROBE_CALLS
+from mmbench.diagnostics.efficiency import MIN_TIMED
 from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.models import create
@@ -58,8 +58,9 @@ def test_model_sees_the_hypothesis_only(tmp_path: Path, isolated_home: Path) -> 
     out = fit_and_evaluate(ve_task(), model, dataset, meta, seed=0)
     hypotheses = {h for split in dataset.values() for h in split["hypothesis"]}
     premises = {p for split in dataset.values() for p in split["text"]}
-    # train, dev (early stopping), test, and the test rows again for the efficiency probe
-    assert len(model.seen) == 6 + 3 + 3 + PROBE_CALLS * 3
+    # train, dev (early stopping), test, and the test rows again for the efficiency figures:
+    # MIN_TIMED timed calls (the split is one batch, its call the warm-up), one FLOP count
+    assert len(model.seen) == 6 + 3 + 3 + (MIN_TIMED + 1) * 3
     assert set(model.seen) <= hypotheses and not set(model.seen) & premises
     assert out.eval_split == "test" and out.n == 3
     assert out.metrics["accuracy"].value == 1.0

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from datasets import DatasetDict
 
 from mmbench.adapters import ADAPTERS
 from mmbench.data import build, info, load
@@ -124,7 +123,7 @@ def test_vqa_on_the_real_sample(realdata: Path, isolated_home: Path) -> None:
                "images": "images/COCO_train2014_{image_id:012d}.jpg"}
     build(ADAPTERS.get("vqav2")(**options), realdata / "vqav2", home=isolated_home, name="a")
     build(ADAPTERS.get("vqav2")(**options, subtype="val2014"), realdata / "vqav2", home=isolated_home, name="b")
-    dataset = DatasetDict({"train": load("a", isolated_home)["train"], "val": load("b", isolated_home)["val"]})
+    dataset = dict({"train": load("a", isolated_home)["train"], "val": load("b", isolated_home)["val"]})
     out = fit_and_evaluate(TASKS.get("vqa")(), create("majority"), dataset, info("a", isolated_home), seed=0)
     # Targets net, pitcher, orange once each: vocabulary [net, orange, pitcher], majority says "net".
     # net: 6 of 10 -> 1.0; pitcher question: 0; orange question: 0.
@@ -159,7 +158,7 @@ def mcq_dataset(tmp_path: Path, home: Path, splits: tuple[str, ...] = ("test",))
     write_mcq(tmp_path / "mcq" / "MCQ.tsv")
     for split in splits:
         build(ADAPTERS.get("vlmevalkit-tsv")(split=split), tmp_path / "mcq", home=home, name=f"mcq-{split}")
-    dataset = DatasetDict({s: load(f"mcq-{s}", home)[s] for s in splits})
+    dataset = dict({s: load(f"mcq-{s}", home)[s] for s in splits})
     return dataset, info(f"mcq-{splits[0]}", home)
 
 

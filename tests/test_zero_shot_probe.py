@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from datasets import DatasetDict
 
 from mmbench.loader import Batch
 from mmbench.metrics import METRICS
@@ -128,7 +127,7 @@ def test_linear_probe_on_oracle_features() -> None:
 
 def test_linear_probe_without_val_split_holds_out_train() -> None:
     info, ds = colour_corpus.build()
-    no_val = DatasetDict({"train": ds["train"], "test": ds["test"]})
+    no_val = dict({"train": ds["train"], "test": ds["test"]})
     out = fit_and_evaluate(TASKS.get("linear-probe")(), ColourOracle(), no_val, info, seed=0)
     assert out.eval_split == "test" and out.metrics["accuracy"].value == 1.0
 

@@ -92,7 +92,7 @@ def _rows(split: Any) -> Iterator[tuple[list[str], list[bytes | None], list[str 
     from mmbench.loader import first_image_bytes, primary_text
 
     columns = [c for c in ("id", "images", "text", "question", "hypothesis", "captions") if c in split.column_names]
-    for batch in split.with_format("arrow").select_columns(columns).iter(batch_size=CHUNK_ROWS):
+    for batch in split.iter_tables(CHUNK_ROWS, columns):
         ids = batch.column("id").to_pylist()
         blobs: list[bytes | None] = (first_image_bytes(batch.column("images")) if "images" in columns
                                      else [None] * len(ids))

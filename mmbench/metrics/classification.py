@@ -25,12 +25,11 @@ def macro_f1(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def auroc(labels: np.ndarray, probs: np.ndarray) -> float:
-    """Binary AUROC of the positive class; NaN when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
-    if probs.shape[1] != 2 or len(np.unique(labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels, probs[:, 1]))
+    """Binary AUROC of the positive class, ties counted half (scikit-learn's
+    `roc_auc_score`, without importing scikit-learn: 2.3 s and 176 MB); NaN when only
+    one class is present."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return float(auroc_resampled(labels, probs, np.arange(len(labels))[None, :])[0])
 
 
 def macro_f1_resampled(labels: np.ndarray, probs: np.ndarray, indices: np.ndarray) -> np.ndarray:

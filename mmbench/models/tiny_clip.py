@@ -87,10 +87,8 @@ def info_nce(logits: torch.Tensor) -> torch.Tensor:
 
 def caption_table(split: Any) -> dict[str, list[str]]:
     """Record id -> the texts it may be paired with (its captions, else its primary text)."""
-    table = split.with_format("arrow")[:]
-    cols = [c for c in TEXT_COLUMNS if c in table.column_names]
     out: dict[str, list[str]] = {}
-    for row in table.select(cols).to_pylist():
+    for row in split.to_table(TEXT_COLUMNS).to_pylist():
         captions = [c for c in (row.get("captions") or []) if c]
         text = primary_text(row)
         out[row["id"]] = captions or ([text] if text else [])
@@ -116,7 +114,7 @@ class CaptionLoader(BatchLoader):
 
 
 def _with_text(split: Any, captions: dict[str, list[str]]) -> Any:
-    ids = split.with_format("arrow")[:].column("id").to_pylist()
+    ids = split.column("id").to_pylist()
     keep = [i for i, rid in enumerate(ids) if captions.get(rid)]
     return split if len(keep) == len(ids) else split.select(keep)
 

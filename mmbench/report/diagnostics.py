@@ -376,8 +376,9 @@ def render_efficiency(all_costs: list[Cost]) -> list[str]:
     out = ["## Efficiency", "",
            "What each model costs on the clean evaluation, medians over its seeds, on the device "
            "named: parameters; forward FLOPs per sample (`torch.utils.flop_counter`; – for a "
-           "model that runs no torch); latency per sample at batch 32, p50 and p95 of 10 timed "
-           "calls after 2 warm-up calls; throughput over the whole evaluation; the fit's wall "
+           "model that runs no torch); latency per sample, p50 and p95 of the timed `predict_proba` "
+           "calls after warm-up (each record's `diagnostics.efficiency` names the batch and the "
+           "count); throughput over the whole evaluation; the fit's wall "
            "time; the evaluating process's peak RSS (a bound, shared by everything that process "
            "ran). *front* marks the models no other model beats on the score at no more cost: "
            "F on FLOPs, L on latency.", ""]

@@ -135,7 +135,7 @@ def _units(pending: dict[str, EvalStep], infos: dict[str, data.DatasetInfo], sto
 def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = True,
         log: Progress | None = None, workers: int = 1, threads: int | None = None, device: str = "cpu",
         executor: Executor | None = None, run_id: str | None = None, retries: int = 0,
-        eval_batch: int | None = None, precision: str = "fp32") -> list[RunRecord]:
+        eval_batch: int | None = None, precision: str = "fp32", prepare_health: bool = True) -> list[RunRecord]:
     """Run every compatible evaluate step not already in the store (and the fit steps they
     need); return the records of all of them, in plan order, each key once. Other processes
     may run on the same store at the same time: each step is run by one of them. Every record
@@ -146,9 +146,15 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     steps go on, and at the end StepsFailed names them (its `records` are the others').
 
     `threads` None: each job gets its share of the cores (`mmbench.runner.threads`), a
-    Ray task one thread (the driver does not know the cluster's nodes)."""
+    Ray task one thread (the driver does not know the cluster's nodes).
+
+    `prepare_health`: hash every dataset's images for the leaderboard's health section while
+    the units run (a leaderboard follows); without it nothing is hashed."""
     from tqdm.auto import tqdm
 
+    from mmbench.arrow_only import skip_pandas_lookup
+
+    skip_pandas_lookup()  # before the workers fork: they inherit pyarrow's answer
     say = log or _stderr
     _sweep(store, log)
     steps = compatible(plan.evals if isinstance(plan, Plan) else plan, log)
@@ -169,14 +175,16 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         units = [replace(unit, threads=threads) for unit in units]
     fit_steps = sum(1 for u in units if u.fit is not None)
     warming = None
-    if units:  # forked before the progress bar's monitor thread and the workers exist
+    if units and prepare_health:  # forked before the progress bar's monitor thread and the workers exist
         from mmbench.diagnostics.leakage import warm_health
 
         warming = warm_health(sorted(infos))
     bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
                disable=not progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
-    executor = executor or make_executor(workers, retries)
+    # No more workers than units: a lone unit runs in this process (a forked worker beside an
+    # idle driver only adds the driver's memory to the run's).
+    executor = executor or make_executor(max(1, min(workers, len(units))), retries)
     try:
         while units:
             for result in executor.run(runner.claim(units)):

@@ -117,6 +117,4 @@ def limit_rows(dataset: Any, limit: int | None) -> Any:
     """Keep the first `limit` rows of every split (for smoke runs)."""
     if limit is None:
         return dataset
-    from datasets import DatasetDict
-
-    return DatasetDict({k: v.select(range(min(limit, len(v)))) for k, v in dataset.items()})
+    return {k: v.select(range(min(limit, len(v)))) for k, v in dataset.items()}

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mmbench.data import DatasetInfo
-from mmbench.diagnostics.efficiency import probe
+from mmbench.diagnostics import efficiency
 from mmbench.diagnostics.views import CLEAN, apply_view, batch_transform
 from mmbench.loader import BatchLoader
 from mmbench.metrics import METRICS
@@ -34,9 +34,11 @@ CI_SEED = 0  # fixed so a CI depends only on the predictions
 
 
 def predict(model: Any, split: Any, batch_size: int | None = None,
-            transform: Callable[[Any], Any] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+            transform: Callable[[Any], Any] | None = None,
+            calls: list[tuple[int, float]] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(ids, labels, probabilities) over a split, batch by batch (each passed through
-    `transform` first, when given: a perturbation view)."""
+    `transform` first, when given: a perturbation view); `calls`, when given, receives
+    (rows, seconds) of every `predict_proba` call (the efficiency figures read them)."""
     image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
     ids: list[str] = []
     labels: list[np.ndarray] = []
@@ -46,7 +48,10 @@ def predict(model: Any, split: Any, batch_size: int | None = None,
             batch = transform(batch)
         ids.extend(batch.ids)
         labels.append(batch.labels.numpy())
-        probs.append(np.asarray(model.predict_proba(batch), dtype=np.float64))
+        started = time.perf_counter()
+        probs.append(np.asarray(model.predict_proba(batch), dtype=np.float64))  # on the host: synchronised
+        if calls is not None:
+            calls.append((len(batch), time.perf_counter() - started))
     return ids, np.concatenate(labels), np.concatenate(probs)
 
 
@@ -146,8 +151,12 @@ class ClassificationTask:
         _, _, eval_name = pick_splits_where(dataset, has_values("label"), need_train=False)
         started = time.perf_counter()
         split = dataset[eval_name]
+        device = str(getattr(fitted.model, "device", "cpu"))
+        calls: list[tuple[int, float]] = []
+        if ctx.view == CLEAN:
+            efficiency.start(device)
         ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)),
-                                     transform=batch_transform(ctx.view))
+                                     transform=batch_transform(ctx.view), calls=calls)
         labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
                                                       ctx.unseen_classes)
         keep = labels >= 0  # unlabeled rows cannot be scored
@@ -167,8 +176,7 @@ class ClassificationTask:
                    "score_s": time.perf_counter() - predicted}
         table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
         if ctx.view == CLEAN:
-            diagnostics["efficiency"] = probe(fitted.model, self.view(split), rows=len(ids),
-                                              predict_s=timings["predict_s"],
-                                              device=str(getattr(fitted.model, "device", "cpu")))
+            diagnostics["efficiency"] = efficiency.probe(fitted.model, self.view(split), rows=len(ids),
+                                                         predict_s=timings["predict_s"], calls=calls, device=device)
         return TaskOutput(eval_name, len(labels), metrics, table, timings, fit={**fitted.report, **notes},
                           diagnostics=diagnostics)

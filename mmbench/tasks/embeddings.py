@@ -52,7 +52,7 @@ def contrastive_training(dataset: Any) -> Training:
 class EmbeddingCache:
     """Image and text embeddings of one fitted model, computed once per split and shared by
     the tasks evaluating it (retrieval, zero-shot and the linear probe read the same ones).
-    Keys are the splits' `datasets` fingerprints, so a derived view is a split of its own."""
+    Keys are the splits' fingerprints, so a derived view is a split of its own."""
 
     def __init__(self) -> None:
         self.images: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -60,7 +60,7 @@ class EmbeddingCache:
         self.hits = 0
 
     def image_embeddings(self, model: Any, split: Any) -> tuple[list[str], np.ndarray]:
-        key = split._fingerprint
+        key = split.fingerprint
         if key in self.images:
             self.hits += 1
         else:
@@ -68,7 +68,7 @@ class EmbeddingCache:
         return self.images[key]
 
     def text_embeddings(self, model: Any, split: Any, kind: str, texts: list[str]) -> np.ndarray:
-        key = (split._fingerprint, kind)
+        key = (split.fingerprint, kind)
         if key in self.texts:
             self.hits += 1
         else:
@@ -87,9 +87,7 @@ def _own_decoded_batches(model: Any, split: Any, batch_size: int) -> Iterator[Ba
     resize + centre crop, which keeps the aspect ratio the square loader would lose)."""
     import torch
 
-    table = split.with_format("arrow")
-    for start in range(0, len(split), batch_size):
-        part = table[start:start + batch_size]
+    for part in split.iter_tables(batch_size, ("id", "images")):
         cells = part.column("images").to_pylist()
         pixels = [model.decode_image(c[0]["bytes"] if c else None) for c in cells]
         images = torch.from_numpy(np.stack(pixels, dtype=np.float32))  # one copy, not two
@@ -132,9 +130,7 @@ def embed_texts(model: Any, texts: list[str], batch_size: int | None = None) -> 
 
 def split_texts(split: Any) -> list[str]:
     """The primary text of every row (what a classifier would read), in split order."""
-    table = split.with_format("arrow")[:]
-    cols = [c for c in TEXT_COLUMNS if c in table.column_names]
-    return [primary_text(row) for row in table.select(cols).to_pylist()]
+    return [primary_text(row) for row in split.to_table(TEXT_COLUMNS).to_pylist()]
 
 
 def labels_of(split: Any) -> np.ndarray:

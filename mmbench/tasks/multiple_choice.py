@@ -115,7 +115,7 @@ def prompt_view(split: Any) -> Any:
 
     labelled = np.flatnonzero(column(split, "answer_index").is_valid().to_numpy(zero_copy_only=False))
     if len(labelled) < len(split):
-        split = split.select(labelled, keep_in_memory=True)
+        split = split.select(labelled)
     prompts = pa.chunked_array([pa.array([render(context(r), r["choices"]) for r in chunk], pa.string())
                                 for chunk in iter_records(split, ROW_COLUMNS)], pa.string())
     return with_columns(split, {"text": prompts, "label": column(split, "answer_index")}, "mc-prompt")

@@ -64,7 +64,7 @@ def labelled_view(split: Any, vocab: list[str], tag: str) -> Any:
     view = with_columns(split, {"label": labels}, tag)
     keep = np.flatnonzero(labels.is_valid().to_numpy(zero_copy_only=False))
     # An all-unknown batch would give the loss nothing to average: drop such rows.
-    return view if len(keep) == len(view) else view.select(keep, keep_in_memory=True)
+    return view if len(keep) == len(view) else view.select(keep)
 
 
 @register_task("vqa")
