@@ -38,13 +38,21 @@ def primary_text(row: dict[str, Any]) -> str:
     return str(captions[0]) if captions else ""
 
 
+def first_image_values(images: Any, field: str) -> list[Any]:
+    """`field` of each row's first image (None for a row without one) from a list<struct>
+    column, chunk by chunk: no row dicts, no copy of the column's bytes."""
+    out: list[Any] = []
+    for chunk in images.chunks if hasattr(images, "chunks") else [images]:
+        offsets = chunk.offsets.to_numpy()
+        values = chunk.values.field(field)
+        out += [values[int(offsets[i])].as_py() if offsets[i + 1] > offsets[i] else None
+                for i in range(len(chunk))]
+    return out
+
+
 def first_image_bytes(images: Any) -> list[bytes | None]:
-    """The first image's bytes per row of a list<struct> column, without building row dicts."""
-    array = images.combine_chunks() if hasattr(images, "combine_chunks") else images
-    offsets = array.offsets.to_numpy()
-    data = array.values.field("bytes")
-    return [data[int(offsets[i])].as_py() if offsets[i + 1] > offsets[i] else None
-            for i in range(len(array))]
+    """The first image's bytes per row of a list<struct> column."""
+    return first_image_values(images, "bytes")
 
 
 def _decode_images(blobs: list[bytes | None], size: int) -> Any:
@@ -139,7 +147,7 @@ class BatchLoader:
 
     def __init__(self, dataset: Split, *, batch_size: int = 64, image_size: int | None = 32,
                  shuffle: bool = False, seed: int = 0, num_workers: int = 0,
-                 columns: tuple[str, ...] = COLUMNS) -> None:
+                 columns: tuple[str, ...] = COLUMNS, cache_images: bool = True) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.image_size = image_size
@@ -148,7 +156,9 @@ class BatchLoader:
         self.num_workers = num_workers
         self.columns = columns
         self.epoch = 0
-        fits = image_size is not None and len(dataset) * 3 * image_size * image_size * 4 <= IMAGE_CACHE_BYTES
+        # `cache_images=False` for a single pass (an evaluation): a cache would only hold memory.
+        fits = cache_images and image_size is not None and \
+            len(dataset) * 3 * image_size * image_size * 4 <= IMAGE_CACHE_BYTES
         # Only in this process: worker processes would each fill a copy of their own.
         self.image_cache: dict[int, np.ndarray] | None = {} if fits and num_workers <= 0 else None
 

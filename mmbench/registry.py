@@ -134,7 +134,11 @@ class Registry(Generic[T]):
         return sorted(set(self._objects) | set(self._lazy))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        # A registered name needs no scan of the installed packages' entry points (25 ms
+        # per registry): an entry point never replaces a name registered before it.
+        if not isinstance(name, str):
+            return False
+        return name in self._objects or name in self._lazy or name in self.names()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

@@ -129,3 +129,22 @@ def test_a_fitted_evaluation_never_imports_datasets(tmp_path: Path) -> None:
     imported, records = json.loads(out.stdout.strip().splitlines()[-1])
     assert records == 6  # two models, clean and two permutation views
     assert imported == []
+
+
+def test_first_images_and_clusters_read_chunks_without_compute(shapes: tuple[dict[str, Split], Path]) -> None:
+    """Rows with two images, none, or one, over chunks and a sliced chunk; a row without an
+    image is its own cluster."""
+    from mmbench.loader import first_image_values
+    from mmbench.tasks.classification import image_clusters
+
+    image = pa.struct([("bytes", pa.binary()), ("sha256", pa.string())])
+    rows = [[{"bytes": b"a", "sha256": "A"}, {"bytes": b"b", "sha256": "B"}], [], [{"bytes": b"c", "sha256": "C"}],
+            None, [{"bytes": b"d", "sha256": "D"}]]
+    chunks = [pa.table({"id": [f"r{i}" for i in range(k, k + n)], "images": pa.array(rows[k:k + n], pa.list_(image))})
+              for k, n in ((0, 2), (2, 3))]
+    table = pa.concat_tables(chunks).slice(1)  # the first chunk is sliced
+    assert first_image_values(table.column("images"), "sha256") == [None, "C", None, "D"]
+    assert image_clusters(Split(table)).tolist() == ["r1", "C", "r3", "D"]
+    assert image_clusters(Split(table).select([3, 0])).tolist() == ["D", "r1"]
+    test = shapes[0]["test"]
+    assert image_clusters(test).tolist() == [imgs[0]["sha256"] for imgs in test["images"]]

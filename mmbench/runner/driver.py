@@ -150,8 +150,6 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
 
     `prepare_health`: hash every dataset's images for the leaderboard's health section while
     the units run (a leaderboard follows); without it nothing is hashed."""
-    from tqdm.auto import tqdm
-
     from mmbench.arrow_only import skip_pandas_lookup
 
     skip_pandas_lookup()  # before the workers fork: they inherit pyarrow's answer
@@ -179,8 +177,7 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
         from mmbench.diagnostics.leakage import warm_health
 
         warming = warm_health(sorted(infos))
-    bar = tqdm(total=len(keyed) + fit_steps, initial=len(done), desc="steps", unit="step",
-               disable=not progress)
+    bar = _progress_bar(len(keyed) + fit_steps, len(done), progress)
     runner = _Claimed(store, done, say, log, run_id or new_run_id())
     # No more workers than units: a lone unit runs in this process (a forked worker beside an
     # idle driver only adds the driver's memory to the run's).
@@ -198,6 +195,23 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
     if runner.failed:
         raise StepsFailed(runner.failed, [done[key] for key in keyed if key in done])
     return [done[key] for key in keyed]
+
+
+class _NoBar:
+    def update(self, steps: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, done: int, shown: bool) -> Any:
+    """tqdm's bar when it is shown (tqdm is imported only then: 40 ms)."""
+    if not shown:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc="steps", unit="step")
 
 
 def _auto_threads(units: int, workers: int, executor: Executor | None) -> int:

@@ -43,7 +43,8 @@ def predict(model: Any, split: Any, batch_size: int | None = None,
     ids: list[str] = []
     labels: list[np.ndarray] = []
     probs: list[np.ndarray] = []
-    for batch in BatchLoader(split, batch_size=batch_size or eval_batch_size(model), image_size=image_size):
+    for batch in BatchLoader(split, batch_size=batch_size or eval_batch_size(model), image_size=image_size,
+                             cache_images=False):
         if transform is not None:
             batch = transform(batch)
         ids.extend(batch.ids)
@@ -71,15 +72,13 @@ def score(labels: np.ndarray, probs: np.ndarray, metric_names: tuple[str, ...],
 def image_clusters(split: Any) -> np.ndarray:
     """Bootstrap cluster per row: its first image's sha256 (rows sharing a picture are
     correlated), or the row's own id when it has no image."""
-    import pyarrow.compute as pc
-
-    from mmbench.loader import column
+    from mmbench.loader import column, first_image_values
 
     out = np.asarray(column(split, "id").to_pylist(), dtype=object)
     if "images" in split.column_names:
-        first = pc.list_slice(column(split, "images").combine_chunks(), 0, 1)
-        parents = pc.list_parent_indices(first).to_numpy()
-        out[parents] = pc.struct_field(pc.list_flatten(first), "sha256").to_numpy(zero_copy_only=False)
+        for row, sha in enumerate(first_image_values(column(split, "images"), "sha256")):
+            if sha is not None:
+                out[row] = sha
     return out
 
 

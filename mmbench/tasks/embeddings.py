@@ -99,7 +99,8 @@ def image_batches(model: Any, split: Any, batch_size: int | None = None) -> Iter
     if callable(getattr(model, "decode_image", None)):
         return _own_decoded_batches(model, split, batch_size)
     size = int(getattr(model, "image_size", 32))
-    return iter(BatchLoader(split, batch_size=batch_size, image_size=size, columns=("id", "images")))
+    return iter(BatchLoader(split, batch_size=batch_size, image_size=size, columns=("id", "images"),
+                            cache_images=False))
 
 
 def embed_images(model: Any, split: Any, cache: EmbeddingCache | None = None

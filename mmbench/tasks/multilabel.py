@@ -33,7 +33,7 @@ def is_multilabel(dataset: Any) -> bool:
     if first is None:
         return False
     split = dataset[first]
-    return has_nonempty_list("labels")(split) and not has_values("label")(split)
+    return not has_values("label")(split) and has_nonempty_list("labels")(split)
 
 
 def _lengths(split: Any) -> np.ndarray:

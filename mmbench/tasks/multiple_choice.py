@@ -128,7 +128,7 @@ def _batches(model: Any, split: Any, dual: bool, rows: int) -> Iterator[Batch]:
         return image_batches(model, split, rows)
     reads_images = getattr(model, "uses_images", hasattr(model, "score_choices"))
     size = int(getattr(model, "image_size", 32)) if reads_images else None
-    return iter(BatchLoader(split, batch_size=rows, image_size=size))
+    return iter(BatchLoader(split, batch_size=rows, image_size=size, cache_images=False))
 
 
 def circular_predictions(scorer: Scorer, batches: Iterator[Batch], split: Any, rows_per_batch: int) -> dict[str, Any]:

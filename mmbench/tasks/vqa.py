@@ -140,7 +140,7 @@ class VQATask:
         known = set(vocab)
         offset = 0
         rows = eval_batch_size(model)
-        batches = BatchLoader(split, batch_size=rows, image_size=size)
+        batches = BatchLoader(split, batch_size=rows, image_size=size, cache_images=False)
         for batch, answers in zip(batches, iter_column(split, "answers", rows), strict=True):
             probs = np.asarray(model.predict_proba(batch))
             if probs.shape[1] != len(vocab):
