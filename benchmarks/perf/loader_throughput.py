@@ -37,7 +37,7 @@ def _prepare(n: int, workdir: Path) -> tuple[Path, Path]:
     if not folder.is_dir():
         folder.mkdir()
         train = data.load("shapes", home)["train"]
-        for batch in train.with_format("arrow").iter(batch_size=1000):
+        for batch in train.iter_tables(1000, ["id", "images"]):
             for rid, images in zip(batch.column("id").to_pylist(), batch.column("images").to_pylist(), strict=True):
                 (folder / f"{rid}.png").write_bytes(images[0]["bytes"])
     return home, folder

@@ -528,8 +528,7 @@ def run(args: argparse.Namespace) -> None:
     info = data.info("openmoji")
     classes = list(info.class_names or [])
     assert all(" ".join(c.replace("_", " ").split()) == c for c in classes), "class names mmbench would rewrite"
-    test = data.load("openmoji")["test"].with_format("arrow")
-    rows = test.select_columns(["images", "label", "captions"])[:].to_pylist()
+    rows = data.load("openmoji")["test"].to_table(["images", "label", "captions"]).to_pylist()
     samples = [{"key": f"s{i:06d}", "png": r["images"][0]["bytes"], "cls": str(r["label"]).encode(),
                 "txt": "\n".join(r["captions"]).encode()} for i, r in enumerate(rows)]
     keys = [s["key"] for s in samples]
@@ -543,7 +542,7 @@ def run(args: argparse.Namespace) -> None:
         report = data.build(ADAPTERS.get("webdataset")(), root, name=name, workers=2)
         assert report.rejected == 0, f"{name}: {report.rejected} rows rejected"
         ingest_s[name] = round(report.seconds, 2)
-        built = data.load(name)["test"].with_format("arrow")[:]
+        built = data.load(name)["test"].to_table()
         got = [(i.rsplit("#", 1)[1], im[0]["bytes"]) for i, im in zip(built.column("id").to_pylist(),
                                                                         built.column("images").to_pylist(),
                                                                         strict=True)]
