@@ -178,10 +178,14 @@ class Split:
     def with_columns(self, values: dict[str, Any], tag: str) -> Split:
         """The split with the named columns replaced (or added) by `values`, pyarrow arrays
         of one value per row; `tag` names the derivation (it goes into the fingerprint)."""
-        table = self.table
         for name, column_values in values.items():
             if len(column_values) != len(self):
                 raise ValueError(f"column {name!r}: {len(column_values)} values for {len(self)} rows")
+        if self._rows is not None and len(np.unique(self._rows)) < len(self._rows):
+            # A table row shown twice could hold only one of its two new values: copy the rows.
+            return Split(self.to_table(), fingerprint=self.fingerprint).with_columns(values, tag)
+        table = self.table
+        for name, column_values in values.items():
             table = self._set(table, name, column_values)
         return Split(table, self._rows, _digest(self.fingerprint, tag))
 

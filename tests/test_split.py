@@ -94,6 +94,8 @@ def test_selections_compose_and_derived_columns_follow_the_rows(shapes: tuple[di
     assert relabelled.column("images").to_pylist() == twice.column("images").to_pylist()
     with pytest.raises(ValueError, match="2 values for 3 rows"):
         twice.with_columns({"label": pa.array([1, 2], pa.int32())}, "t")
+    twice_the_same = test.select([1, 1, 0]).with_columns({"label": pa.array([4, 5, 6], pa.int32())}, "t")
+    assert twice_the_same["label"] == [4, 5, 6] and twice_the_same["id"] == [ids[1], ids[1], ids[0]]
     head = test.select(range(4))
     assert head["id"] == ids[:4] and not head.selected
     with pytest.raises(IndexError):

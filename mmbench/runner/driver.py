@@ -150,9 +150,9 @@ def run(plan: Plan | list[EvalStep], store: ResultStore, *, progress: bool = Tru
 
     `prepare_health`: hash every dataset's images for the leaderboard's health section while
     the units run (a leaderboard follows); without it nothing is hashed."""
-    from mmbench.arrow_only import skip_pandas_lookup
+    from mmbench.arrow_setup import for_a_run
 
-    skip_pandas_lookup()  # before the workers fork: they inherit pyarrow's answer
+    for_a_run()  # before the workers fork: they inherit pyarrow's state
     say = log or _stderr
     _sweep(store, log)
     steps = compatible(plan.evals if isinstance(plan, Plan) else plan, log)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmbench.arrow_only import skip_pandas_lookup
+from mmbench.arrow_setup import for_a_run
 from mmbench.data import DatasetInfo
 from mmbench.precision import computing_in
 from mmbench.runner.plan import EvalStep, FitStep, effective_config
@@ -95,7 +95,7 @@ def run_unit(unit: Unit) -> UnitResult:
     """Obtain the unit's model (fit, or load its artifact) and run its evaluations, with
     `unit.threads` torch threads (a fixed count makes a seed's result independent of the
     machine's core count)."""
-    skip_pandas_lookup()  # a Ray worker's process is not the driver's
+    for_a_run()  # a Ray worker's process is not the driver's
     with _threads(unit.threads), computing_in(unit.precision, unit.device):
         return _run(unit)
 
@@ -113,7 +113,7 @@ def fit_then(unit: Unit) -> FitDone | UnitResult:
     """The unit's fit step alone (for executors that run fit and evaluate steps as separate
     tasks, the fitted model travelling through the store); a model that cannot be stored
     cannot travel, so it is evaluated here and the whole unit's result comes back."""
-    skip_pandas_lookup()
+    for_a_run()
     with _threads(unit.threads), computing_in(unit.precision, unit.device):
         corpora = _Corpora(unit.infos)
         fitted, how, stored = obtain(unit, corpora)
