@@ -14,6 +14,7 @@ stay memory-mapped.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -81,7 +82,8 @@ class Split:
     def __init__(self, table: Any, rows: np.ndarray | None = None, fingerprint: str = "") -> None:
         self.table = table
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
-        self.fingerprint = fingerprint or _digest("table", id(table))
+        # Without one given, unique to this object (an id() could be reused once it is freed).
+        self.fingerprint = fingerprint or uuid.uuid4().hex[:16]
 
     @classmethod
     def from_files(cls, paths: Sequence[Path | str], fingerprint: str = "") -> Split:
