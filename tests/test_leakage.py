@@ -221,3 +221,34 @@ def test_the_popcount_distance_equals_the_byte_table_count() -> None:
     by_table = _POPCOUNT[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1)
     assert np.array_equal(hamming(a, b), by_table)
     assert hamming(a, b)[0, 70] == 0 and hamming(a, b)[:, -1].min() >= 1
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_the_chunked_search_finds_what_a_pairwise_search_finds(same: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashes with planted near-copies, searched in chunks of a few rows (so pairs straddle
+    chunks, and within a split only the pairs after each chunk are scanned)."""
+    from mmbench.diagnostics import leakage
+    from mmbench.diagnostics.leakage import GREY_SIZE, HAMMING_THRESHOLD, SplitHashes, near_duplicates
+
+    rng = np.random.default_rng(5)
+
+    def hashes(n: int, base: np.ndarray | None = None) -> SplitHashes:
+        values = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64)
+        if base is not None:  # every third row a copy of a row of `base` with a few bits flipped
+            for k in range(0, n, 3):
+                flips = rng.choice(64, size=int(rng.integers(0, 14)), replace=False)
+                values[k] = base[int(rng.integers(len(base)))] ^ np.uint64(sum(1 << int(f) for f in flips))
+        has = rng.random(n) > 0.1
+        greys = rng.integers(0, 256, (n, GREY_SIZE, GREY_SIZE)).astype(np.uint8)
+        return SplitHashes([f"r{k}" for k in range(n)], values, has, [None] * n, [""] * n, greys)
+
+    a = hashes(40)
+    b = a if same else hashes(30, a.hashes)
+    if same:
+        a.hashes[5::7] = a.hashes[0] ^ np.uint64(0b111)  # near-copies of row 0 within the split
+    monkeypatch.setattr(leakage, "PAIRS_AT_ONCE", 64)  # a handful of rows per chunk
+    found, candidates = near_duplicates(a, b, same=same)
+    expected = [(x, y) for x in np.flatnonzero(a.has_image) for y in np.flatnonzero(b.has_image)
+                if (not same or x < y) and bin(int(a.hashes[x] ^ b.hashes[y])).count("1") <= HAMMING_THRESHOLD]
+    assert candidates == len(expected) > 3
+    assert all((p.a, p.b) in set(expected) for p in found)
