@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,11 +35,50 @@ def _percentiles(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+# Memory of the bootstrap, whatever the split's size: draws are held whole up to DRAW_BYTES
+# (int32 [resamples, rows]: 16k rows at 1,000 resamples) and made again block by block
+# beyond it; a metric sees at most BLOCK_CELLS resampled rows per call. Holding 1,000 x 50k
+# draws and a metric's float64 temporaries of the same shape took a 100k-record scale run's
+# evaluation past 1.2 GB.
+DRAW_BYTES = 64 << 20
+BLOCK_CELLS = 4 << 20
+
+
+def _index_dtype(n: int) -> type:
+    return np.int32 if n < 2**31 else np.int64
+
+
 def bootstrap_indices(n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    """[n_boot, n] row indices. (numpy's Generator gives the same values in any dtype wide
+    enough and over consecutive calls, so `BlockDraws` can make them again in blocks.)"""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n), dtype=_index_dtype(n))
+
+
+@dataclass(frozen=True)
+class BlockDraws:
+    """Draws too large to hold, made again from their seed block by block (the same values
+    as `_draw` gives whole), each block a few resamples: rows, or whole clusters."""
+
+    n: int
+    seed: int
+    n_boot: int
+    codes: np.ndarray | None = None  # cluster per row, or None for rows
+
+    def __len__(self) -> int:
+        return self.n_boot
+
+    def blocks(self, cells: int = BLOCK_CELLS) -> Iterator[Draws]:
+        rng = np.random.default_rng(self.seed)
+        grouped = None if self.codes is None else _clusters(self.codes)
+        units = self.n if grouped is None else len(grouped[1])
+        per = max(1, cells // max(1, self.n))
+        for start in range(0, self.n_boot, per):
+            picked = rng.integers(0, units, size=(min(per, self.n_boot - start), units), dtype=_index_dtype(units))
+            yield picked if grouped is None else _expand(picked, *grouped)
 
 
 Draws = np.ndarray | list[np.ndarray]  # [B, n] row indices, or B index arrays of varying length
+AnyDraws = Draws | BlockDraws
 
 
 def cluster_codes(clusters: Any) -> np.ndarray | None:
@@ -56,24 +95,28 @@ def cluster_codes(clusters: Any) -> np.ndarray | None:
     return renumber[inverse.reshape(-1)]
 
 
-_DRAWS: dict[tuple[Any, ...], Draws] = {}  # the last few resamples made (read-only arrays)
+_DRAWS: dict[tuple[Any, ...], AnyDraws] = {}  # the last few resamples made (read-only arrays)
 _DRAWS_KEPT = 8
 
 
-def resample(n: int, seed: int, n_boot: int = N_BOOTSTRAP, clusters: Any = None) -> Draws:
+def resample(n: int, seed: int, n_boot: int = N_BOOTSTRAP, clusters: Any = None) -> AnyDraws:
     """Bootstrap draws of row indices; with `clusters`, whole clusters are drawn.
 
     Rows that share a cluster (e.g. several questions about one image) are correlated, so
     resampling rows would understate the uncertainty; drawing clusters keeps them together.
     The same arguments give the same draws, so the last few are kept and handed out again
-    (read-only): a leaderboard scores many models and metrics on the same rows.
+    (read-only): a leaderboard scores many models and metrics on the same rows. Draws larger
+    than DRAW_BYTES come as `BlockDraws`, made again each time they are evaluated.
     """
     codes = None if clusters is None else cluster_codes(clusters)
     key = (n, seed, n_boot, None if codes is None else hashlib.sha256(codes.tobytes()).hexdigest())
     if key not in _DRAWS:
         if len(_DRAWS) >= _DRAWS_KEPT:
             _DRAWS.pop(next(iter(_DRAWS)))
-        _DRAWS[key] = _frozen(_draw(n, seed, n_boot, codes))
+        if n * n_boot * np.dtype(_index_dtype(n)).itemsize > DRAW_BYTES:
+            _DRAWS[key] = BlockDraws(n, seed, n_boot, codes)
+        else:
+            _DRAWS[key] = _frozen(_draw(n, seed, n_boot, codes))
     return _DRAWS[key]
 
 
@@ -83,15 +126,15 @@ def _frozen(draws: Draws) -> Draws:
     return draws
 
 
-def _draw(n: int, seed: int, n_boot: int, codes: np.ndarray | None) -> Draws:
-    if codes is None:
-        return bootstrap_indices(n, seed, n_boot)
-    if len(codes) != n:
-        raise ValueError(f"{len(codes)} cluster ids for {n} rows")
-    order = np.argsort(codes, kind="stable")  # rows grouped by cluster
+def _clusters(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows grouped by cluster, cluster sizes, where each cluster's rows start)."""
+    order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    picked = bootstrap_indices(len(sizes), seed, n_boot)
+    return order, sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]])
+
+
+def _expand(picked: np.ndarray, order: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
+    """Each resample of clusters as the rows of those clusters."""
     draws = []
     for row in picked:
         lengths = sizes[row]
@@ -100,17 +143,34 @@ def _draw(n: int, seed: int, n_boot: int, codes: np.ndarray | None) -> Draws:
     return draws
 
 
-def evaluate_draws(draws: Draws, batch: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """`batch(indices [B, m]) -> [B]` on every draw (one call for rectangular draws)."""
+def _draw(n: int, seed: int, n_boot: int, codes: np.ndarray | None) -> Draws:
+    if codes is None:
+        return bootstrap_indices(n, seed, n_boot)
+    if len(codes) != n:
+        raise ValueError(f"{len(codes)} cluster ids for {n} rows")
+    order, sizes, starts = _clusters(codes)
+    return _expand(bootstrap_indices(len(sizes), seed, n_boot), order, sizes, starts)
+
+
+def evaluate_draws(draws: AnyDraws, batch: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """`batch(indices [B, m]) -> [B]` on every draw, a block of resamples per call (at most
+    BLOCK_CELLS indices: a metric's temporaries stay bounded however many rows there are)."""
+    if isinstance(draws, BlockDraws):
+        return np.concatenate([evaluate_draws(block, batch) for block in draws.blocks()])
     if isinstance(draws, np.ndarray):
-        return np.asarray(batch(draws), dtype=np.float64)
+        per = max(1, BLOCK_CELLS // max(1, draws.shape[1]))
+        return np.concatenate([np.asarray(batch(draws[s:s + per]), dtype=np.float64)
+                               for s in range(0, len(draws), per)]) if len(draws) else np.zeros(0)
     # Cluster draws are ragged, but many share a length: one call per length, not per draw
     # (about 150 calls instead of 1,000 for a split of 1,000 records in 700 clusters).
     lengths = np.fromiter((len(d) for d in draws), dtype=np.int64, count=len(draws))
     out = np.empty(len(draws), dtype=np.float64)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
-        out[rows] = batch(np.stack([draws[i] for i in rows]))
+        per = max(1, BLOCK_CELLS // max(1, int(length)))
+        for s in range(0, len(rows), per):
+            part = rows[s:s + per]
+            out[part] = batch(np.stack([draws[i] for i in part]))
     return out
 
 

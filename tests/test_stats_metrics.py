@@ -100,3 +100,42 @@ def test_ragged_cluster_draws_score_as_one_call_per_draw() -> None:
     assert not isinstance(draws, np.ndarray) and len({len(d) for d in draws}) > 1
     per_draw = [values[d[None, :]].mean(axis=1)[0] for d in draws]
     assert evaluate_draws(draws, lambda idx: values[idx].mean(axis=1)).tolist() == per_draw
+
+
+@pytest.mark.parametrize("name", ["accuracy", "macro_f1", "auroc", "ece", "ece_adaptive", "balanced_accuracy"])
+def test_blocks_of_resamples_give_the_values_of_one_call(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bootstrap intervals are bit-identical whether the resamples are evaluated at once,
+    a few per call, or made again block by block from the seed (the large-split path)."""
+    from mmbench import stats
+
+    labels, probs = _data(500, seed=7)
+    metric = METRICS.get(name)
+    clusters = np.random.default_rng(1).integers(0, 300, 500)
+
+    def interval(**limits: int) -> list[Estimate]:
+        for key, value in limits.items():
+            monkeypatch.setattr(stats, key, value)
+        stats._DRAWS.clear()
+        out = []
+        for groups in (None, clusters):
+            if metric.resampled is None:
+                out.append(bootstrap_mean(metric.per_sample(labels, probs), seed=3, clusters=groups))
+            else:
+                out.append(bootstrap_metric(metric.fn, labels, probs, seed=3, resampled=metric.resampled,
+                                            clusters=groups))
+        return out
+
+    whole = interval(BLOCK_CELLS=1 << 30, DRAW_BYTES=1 << 30)
+    assert interval(BLOCK_CELLS=3 * 500) == whole  # three resamples per call
+    assert interval(BLOCK_CELLS=3 * 500, DRAW_BYTES=1000) == whole  # draws made again in blocks
+    assert isinstance(stats.resample(500, 3, clusters=None), stats.BlockDraws)
+
+
+def test_block_draws_are_the_draws_made_whole() -> None:
+    from mmbench.stats import BlockDraws, _draw, cluster_codes
+
+    codes = cluster_codes(np.random.default_rng(2).integers(0, 40, 90))
+    for groups in (None, codes):
+        whole = _draw(90, 4, 25, groups)
+        blocks = [d for block in BlockDraws(90, 4, 25, groups).blocks(cells=90 * 4) for d in block]
+        assert len(blocks) == 25 and all(np.array_equal(a, b) for a, b in zip(whole, blocks, strict=True))
