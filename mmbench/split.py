@@ -2,13 +2,14 @@
 
 A `Split` is the split's Arrow table (its shards, memory-mapped, concatenated without a
 copy) and, once rows are selected, the table rows it shows, in order. Tasks, models and
-the loader read it through these methods; nothing here imports `datasets` (importing it
-costs about 1.4 s and 90 MB, a third of a small evaluation's memory beyond torch).
-`to_datasets()` gives a `datasets.Dataset` of the same rows for code that wants its API.
+the loader read it through these methods; nothing here imports `datasets` (1.4 s and about
+90 MB more than pyarrow's own, imported alone here). `to_datasets()` gives a
+`datasets.Dataset` of the same rows for code that wants its API.
 
-Derived views (`select`, `with_columns`, `replicate`) never copy the stored columns: a
+Derived views (`select`, `with_columns`, `replicate`) do not copy the stored columns: a
 selection is an index array, a replaced column is the only new memory, and the images
-stay memory-mapped.
+stay memory-mapped (only a selection that shows a row twice is copied before a column of
+it is replaced).
 """
 
 from __future__ import annotations
