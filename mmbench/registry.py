@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Iterator
-from importlib import metadata
 from typing import Generic, TypeVar
 
 from mmbench.names import check_name
@@ -103,9 +102,11 @@ class Registry(Generic[T]):
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded or self.entry_point_group is None:
             return
+        from importlib import metadata  # 25 ms to import: only when a name is not built in
+
         found = [ep for ep in metadata.entry_points(group=self.entry_point_group)
                  if ep.name not in self._objects and ep.name not in self._lazy]
-        for ep in found:  # all or none: a plugin with a bad name fails every lookup until fixed
+        for ep in found:  # all or none: a plugin with a bad name fails every scan until fixed
             try:
                 self._check(ep.name)
             except ValueError as err:
@@ -146,7 +147,8 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         if name in self._objects:
             return self._objects[name]
-        self._load_entry_points()
+        if name not in self._lazy:  # as in __contains__: a registered name needs no scan
+            self._load_entry_points()
         if name in self._lazy:
             target = self._lazy[name]
             obj = _import_target(target)

@@ -77,7 +77,28 @@ class BlockDraws:
             yield picked if grouped is None else _expand(picked, *grouped)
 
 
-Draws = np.ndarray | list[np.ndarray]  # [B, n] row indices, or B index arrays of varying length
+@dataclass(frozen=True, eq=False)
+class RaggedDraws:
+    """Resamples of clusters, whose lengths differ: one [k, length] array of rows per length,
+    `which` naming the resamples it holds. A metric is then called once per length on an
+    array made once (about 150 calls for 1,000 resamples of 1,000 records in 700 clusters),
+    however many metrics share the draws."""
+
+    count: int
+    groups: tuple[tuple[np.ndarray, np.ndarray], ...]  # (which resamples, their rows [k, length])
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """The resamples' rows, in resample order."""
+        where: dict[int, tuple[int, int]] = {}
+        for group, (which, _) in enumerate(self.groups):
+            where.update((int(b), (group, k)) for k, b in enumerate(which))
+        return (self.groups[g][1][k] for g, k in (where[b] for b in range(self.count)))
+
+
+Draws = np.ndarray | RaggedDraws  # [B, n] row indices, or clusters' rows of varying length
 AnyDraws = Draws | BlockDraws
 
 
@@ -121,26 +142,31 @@ def resample(n: int, seed: int, n_boot: int = N_BOOTSTRAP, clusters: Any = None)
 
 
 def _frozen(draws: Draws) -> Draws:
-    for array in [draws] if isinstance(draws, np.ndarray) else draws:
+    for array in [draws] if isinstance(draws, np.ndarray) else [a for group in draws.groups for a in group]:
         array.setflags(write=False)
     return draws
 
 
 def _clusters(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows grouped by cluster, cluster sizes, where each cluster's rows start)."""
-    order = np.argsort(codes, kind="stable")
+    order: np.ndarray = np.argsort(codes, kind="stable").astype(_index_dtype(len(codes)))
     sizes = np.bincount(codes)
     return order, sizes, np.concatenate([[0], np.cumsum(sizes)[:-1]])
 
 
-def _expand(picked: np.ndarray, order: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> list[np.ndarray]:
-    """Each resample of clusters as the rows of those clusters."""
-    draws = []
-    for row in picked:
-        lengths = sizes[row]
-        offsets = np.repeat(starts[row] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        draws.append(order[offsets + np.arange(lengths.sum())])
-    return draws
+def _expand(picked: np.ndarray, order: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> RaggedDraws:
+    """Each resample of clusters as the rows of those clusters, grouped by length."""
+    lengths = sizes[picked].sum(axis=1)
+    groups = []
+    for length in np.unique(lengths):
+        which = np.flatnonzero(lengths == length)
+        rows = np.empty((len(which), int(length)), dtype=order.dtype)
+        for k, chosen in enumerate(picked[which]):
+            counts = sizes[chosen]
+            offsets = np.repeat(starts[chosen] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+            rows[k] = order[offsets + np.arange(length)]
+        groups.append((which, rows))
+    return RaggedDraws(len(picked), tuple(groups))
 
 
 def _draw(n: int, seed: int, n_boot: int, codes: np.ndarray | None) -> Draws:
@@ -161,16 +187,11 @@ def evaluate_draws(draws: AnyDraws, batch: Callable[[np.ndarray], np.ndarray]) -
         per = max(1, BLOCK_CELLS // max(1, draws.shape[1]))
         return np.concatenate([np.asarray(batch(draws[s:s + per]), dtype=np.float64)
                                for s in range(0, len(draws), per)]) if len(draws) else np.zeros(0)
-    # Cluster draws are ragged, but many share a length: one call per length, not per draw
-    # (about 150 calls instead of 1,000 for a split of 1,000 records in 700 clusters).
-    lengths = np.fromiter((len(d) for d in draws), dtype=np.int64, count=len(draws))
     out = np.empty(len(draws), dtype=np.float64)
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        per = max(1, BLOCK_CELLS // max(1, int(length)))
-        for s in range(0, len(rows), per):
-            part = rows[s:s + per]
-            out[part] = batch(np.stack([draws[i] for i in part]))
+    for which, rows in draws.groups:
+        per = max(1, BLOCK_CELLS // max(1, rows.shape[1]))
+        for s in range(0, len(which), per):
+            out[which[s:s + per]] = batch(rows[s:s + per])
     return out
 
 

@@ -179,7 +179,7 @@ def test_the_same_draws_are_handed_out_again_and_cannot_be_changed() -> None:
     for kwargs in ({}, {"clusters": clusters}):
         first, again = resample(60, 5, 100, **kwargs), resample(60, 5, 100, **kwargs)
         assert first is again
-        array = first if isinstance(first, np.ndarray) else first[0]
+        array = first if isinstance(first, np.ndarray) else first.groups[0][1]
         with pytest.raises(ValueError):
             array[0] = 1
     assert not np.array_equal(resample(60, 5, 100), resample(60, 6, 100))

@@ -87,6 +87,17 @@ def test_template_metrics_by_hand() -> None:
     assert np.isnan(METRICS.get("template_acc_max").fn(labels, np.random.rand(4, 3)))
 
 
+def test_resampled_template_metrics_equal_gathering_each_resample() -> None:
+    rng = np.random.default_rng(3)
+    labels, preds = rng.integers(0, 4, 300), rng.integers(0, 4, (300, 5))
+    for drawn in (300, 217):  # a row bootstrap, and cluster draws shorter than the split
+        indices = rng.integers(0, 300, size=(40, drawn))
+        for name in ("template_acc_mean", "template_acc_std", "template_acc_min", "template_acc_max"):
+            reduce = getattr(np, name.rpartition("_")[2])
+            expected = [reduce((preds[i] == labels[i, None]).mean(axis=0)) for i in indices]
+            assert METRICS.get(name).resampled(labels, preds, indices).tolist() == expected
+
+
 def test_zero_shot_ensemble_and_template_spread() -> None:
     info, ds = colour_corpus.build()
     task = TASKS.get("zero-shot")(templates=["a {} square", "nothing to see: {}"])

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_overhead import BATCH, measured  # noqa: E402 (a sibling script)
+from evaluate_overhead import BATCH, byte_compile_mmbench, measured  # noqa: E402 (a sibling script)
 
 MODEL = "concat-fusion"
 
@@ -88,6 +88,7 @@ def main() -> None:
         print(json.dumps(bare(*args.bare, threads=args.threads)))
         return
 
+    byte_compile_mmbench()
     work = Path(args.work)
     home = work / f"home-{args.images}"
     env = {**os.environ, "MMBENCH_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}

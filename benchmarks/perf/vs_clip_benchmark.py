@@ -507,9 +507,11 @@ def run(args: argparse.Namespace) -> None:
     import numpy as np
 
     sys.path.insert(0, str(HERE))
-    from evaluate_overhead import measured
+    from evaluate_overhead import byte_compile_mmbench, measured
 
     from mmbench.paths import remove_file, remove_tree
+
+    byte_compile_mmbench()
 
     venv_python = str(Path(args.venv) / "bin" / "python")
     work = Path(args.work)

@@ -14,8 +14,6 @@ import numpy as np
 
 from mmbench.metrics import Metric, register_metric
 
-CHUNK = 100  # bootstrap resamples per block: bounds the [chunk, N, T] hit tensor
-
 
 def template_accuracies(labels: np.ndarray, template_preds: np.ndarray) -> np.ndarray:
     """[T] accuracy of each template; NaN when given class scores rather than predictions.
@@ -43,10 +41,14 @@ class _Spread:
         template_preds = np.asarray(template_preds)
         if template_preds.ndim != 2 or not np.issubdtype(template_preds.dtype, np.integer):
             return np.full(len(indices), np.nan)
-        hits = (template_preds == labels[:, None]).astype(np.float64)
-        reduce = getattr(np, self.reduce)
-        parts = [reduce(hits[indices[b:b + CHUNK]].mean(axis=1), axis=1) for b in range(0, len(indices), CHUNK)]
-        return np.concatenate(parts) if parts else np.zeros(0)
+        hits = (template_preds == labels[:, None]).astype(np.float64)  # [N, T]
+        n_boot, drawn = indices.shape
+        # How often each row is drawn [B, N], times the hits: every template's accuracy in
+        # every resample [B, T] (exact integer sums: the values of gathering the hits).
+        offsets = (np.arange(n_boot) * len(labels))[:, None]
+        counts = np.bincount((indices + offsets).ravel(), minlength=n_boot * len(labels))
+        accuracies = counts.reshape(n_boot, len(labels)).astype(np.float64) @ hits / drawn
+        return np.asarray(getattr(np, self.reduce)(accuracies, axis=1))
 
 
 def _spread(name: str, reduce: str, higher_is_better: bool = True) -> Metric:
