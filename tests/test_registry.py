@@ -83,6 +83,23 @@ def test_entry_points_are_discovered(tmp_path: Path, monkeypatch) -> None:
     assert reg.get("demo-model").__name__ == "DemoModel"
 
 
+def test_a_registered_name_is_found_without_scanning_entry_points(tmp_path: Path, monkeypatch) -> None:
+    """A plugin with a bad name breaks the scan (every lookup that needs it says why), but
+    not the lookup of a name registered before it: that needs no scan."""
+    (tmp_path / "mmbench_plugin_bad.py").write_text("class Bad:\n    pass\n")
+    dist = tmp_path / "mmbench_plugin_bad-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mmbench-plugin-bad\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[mmbench.demo]\nBad Name = mmbench_plugin_bad:Bad\n")
+    (tmp_path / "mmbench_builtin_demo.py").write_text("class Builtin:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg: Registry[type] = Registry("model", "mmbench.demo", names_are_paths=True)
+    reg.register_lazy("builtin", "mmbench_builtin_demo:Builtin")
+    assert reg.get("builtin").__name__ == "Builtin" and "builtin" in reg
+    with pytest.raises(RegistryError, match="entry point Bad Name"):
+        reg.get("other")
+
+
 def test_builtin_registries_list_their_names() -> None:
     from mmbench.adapters import ADAPTERS
     from mmbench.models import MODELS
