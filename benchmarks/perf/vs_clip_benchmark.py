@@ -27,7 +27,8 @@ of each harness against a bare loop in its own environment doing the same forwar
 the same data: for CLIP_benchmark an open_clip loop reading the tars with the same transform
 and tokenizer (in CLIP_benchmark's venv), for mmbench `evaluate_overhead.py`'s loop
 (transformers + pyarrow). Both sides 2 threads (`OMP_NUM_THREADS` too), batch 128, a fresh
-process per run, the four commands of a row interleaved, medians of the repeats.
+process per run, the four commands of a row interleaved (their order reversed every other
+repeat), medians of the repeats.
 
 CLIP_benchmark needs torchvision, so it lives in a separate venv, given with `--venv`:
 
@@ -611,8 +612,13 @@ def run(args: argparse.Namespace) -> None:
                     "mm_bare": [sys.executable, str(HERE / "evaluate_overhead.py"), "--threads", str(args.threads),
                                 "--bare", str(folder), str(bare_homes[task]), task, str(prompts_file)],
                 }
-                for kind, command in commands.items():  # interleaved
-                    runs[kind].append(measured(command, env))
+                # Interleaved, the order reversed every other repeat: a command run right after
+                # the other environment's finds its own libraries less often in the page cache
+                # (CLIP_benchmark's venv holds torch's CUDA build), and a fixed order would put
+                # that cost on each harness and never on its bare loop.
+                order = list(commands) if attempt % 2 == 0 else list(reversed(commands))
+                for kind in order:
+                    runs[kind].append(measured(commands[kind], env))
                 outputs["cb"].append(json.loads(cb_out.read_text()))
                 outputs["mm"].append(mm_results(store))
             cb_metrics = [o["metrics"] for o in outputs["cb"]]
