@@ -42,6 +42,7 @@ def _percentiles(samples: np.ndarray) -> tuple[float, float]:
 # evaluation past 1.2 GB.
 DRAW_BYTES = 64 << 20
 BLOCK_CELLS = 4 << 20
+EXPAND_CELLS = 1 << 20  # rows of cluster draws expanded at once (int64 temporaries of 8 MB)
 
 
 def _index_dtype(n: int) -> type:
@@ -155,16 +156,24 @@ def _clusters(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _expand(picked: np.ndarray, order: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> RaggedDraws:
-    """Each resample of clusters as the rows of those clusters, grouped by length."""
+    """Each resample of clusters as the rows of those clusters, grouped by length.
+
+    The resamples of one length are expanded together, up to EXPAND_CELLS rows at a time
+    (each resample its clusters' rows in the order drawn): a loop per resample cost 40 ms
+    of a 800-record evaluation's 2 s."""
     lengths = sizes[picked].sum(axis=1)
+    distinct, group_of = np.unique(lengths, return_inverse=True)
     groups = []
-    for length in np.unique(lengths):
-        which = np.flatnonzero(lengths == length)
-        rows = np.empty((len(which), int(length)), dtype=order.dtype)
-        for k, chosen in enumerate(picked[which]):
+    for group, length in enumerate(int(x) for x in distinct):
+        which = np.flatnonzero(group_of == group)
+        rows = np.empty((len(which), length), dtype=order.dtype)
+        per = max(1, EXPAND_CELLS // max(1, length))
+        for s in range(0, len(which), per):
+            chosen = picked[which[s:s + per]].ravel()
             counts = sizes[chosen]
-            offsets = np.repeat(starts[chosen] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-            rows[k] = order[offsets + np.arange(length)]
+            first = np.cumsum(counts) - counts  # where each drawn cluster's rows begin
+            flat = np.repeat(starts[chosen] - first, counts) + np.arange(int(counts.sum()))
+            rows[s:s + per] = order[flat].reshape(-1, length)
         groups.append((which, rows))
     return RaggedDraws(len(picked), tuple(groups))
 

@@ -59,6 +59,23 @@ def test_cluster_draws_keep_clusters_whole() -> None:
             assert np.sum(drawn == c) % size == 0  # a cluster comes with all its rows
 
 
+@pytest.mark.parametrize("expand_cells", [1 << 20, 7])
+def test_cluster_draws_are_the_drawn_clusters_rows_in_order(expand_cells: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each resample is its drawn clusters' rows, cluster after cluster in the order drawn,
+    as an expansion one resample at a time gives them; also when expanded a few at a time."""
+    import mmbench.stats as stats
+
+    monkeypatch.setattr(stats, "EXPAND_CELLS", expand_cells)
+    codes = stats.cluster_codes(np.random.default_rng(3).integers(0, 40, 150))
+    assert codes is not None
+    picked = stats.bootstrap_indices(int(codes.max()) + 1, seed=2, n_boot=60)
+    members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
+    draws = stats._draw(150, seed=2, n_boot=60, codes=codes)
+    assert isinstance(draws, stats.RaggedDraws) and len(draws.groups) > 1
+    for chosen, rows in zip(picked, draws, strict=True):
+        assert rows.tolist() == np.concatenate([members[c] for c in chosen]).tolist()
+
+
 def test_clustered_metric_resampled_fast_path_equals_the_loop() -> None:
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 3, 120)
