@@ -406,5 +406,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def entry() -> int:
+    """The `mmbench` command: `main` in a process that is mmbench's own (see mmbench.heap;
+    a test or a script calling `main` keeps its own garbage collector as it is)."""
+    from mmbench.heap import own_this_process
+
+    own_this_process()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -17,6 +17,7 @@ from typing import Any
 
 from mmbench.arrow_setup import for_a_run
 from mmbench.data import DatasetInfo
+from mmbench.heap import freeze_imports
 from mmbench.precision import computing_in
 from mmbench.runner.plan import EvalStep, FitStep, effective_config
 from mmbench.runner.store import RunRecord
@@ -96,6 +97,7 @@ def run_unit(unit: Unit) -> UnitResult:
     `unit.threads` torch threads (a fixed count makes a seed's result independent of the
     machine's core count)."""
     for_a_run()  # a Ray worker's process is not the driver's
+    freeze_imports()
     with _threads(unit.threads), computing_in(unit.precision, unit.device):
         return _run(unit)
 
@@ -114,6 +116,7 @@ def fit_then(unit: Unit) -> FitDone | UnitResult:
     tasks, the fitted model travelling through the store); a model that cannot be stored
     cannot travel, so it is evaluated here and the whole unit's result comes back."""
     for_a_run()
+    freeze_imports()
     with _threads(unit.threads), computing_in(unit.precision, unit.device):
         corpora = _Corpora(unit.infos)
         fitted, how, stored = obtain(unit, corpora)
