@@ -28,6 +28,11 @@ class Batch:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def head(self, rows: int) -> Batch:
+        """The batch's first `rows` rows (views of its tensors, not copies)."""
+        return Batch(self.ids[:rows], None if self.images is None else self.images[:rows], self.texts[:rows],
+                     None if self.labels is None else self.labels[:rows])
+
 
 def primary_text(row: dict[str, Any]) -> str:
     """The text a classifier reads: text, else question, else hypothesis, else a caption."""

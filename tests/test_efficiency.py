@@ -82,6 +82,35 @@ def test_a_small_split_tops_its_timed_calls_up(split: Any) -> None:
     assert figures["timed_calls"] == MIN_TIMED and figures["probe_batch"] == 20
 
 
+class _Recording(_Linear):
+    """Keeps the ids of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[list[str]] = []
+
+    def predict_proba(self, batch: Any) -> np.ndarray:
+        self.seen.append(list(batch.ids))
+        return super().predict_proba(batch)
+
+
+@pytest.mark.parametrize("first_rows", [None, 64, 16])
+def test_flops_are_counted_on_the_splits_first_rows_cut_from_the_first_batch(
+        split: Any, first_rows: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluation's first batch, when it holds PROBE_BATCH rows, gives them (nothing is
+    loaded again); a smaller one does not, and they are loaded: the same rows either way."""
+    from mmbench.loader import BatchLoader
+
+    calls = [(64, 0.01)] * (MIN_TIMED + 1)
+    first = None if first_rows is None else next(iter(BatchLoader(split, batch_size=first_rows, image_size=None)))
+    if first_rows and first_rows >= PROBE_BATCH:
+        monkeypatch.setattr(BatchLoader, "__iter__", lambda self: pytest.fail("loaded the rows again"))
+    model = _Recording()
+    figures = probe(model, split, rows=len(split), predict_s=1.0, calls=calls, first=first)
+    assert model.seen == [list(split.select(range(PROBE_BATCH))["id"])]
+    assert figures["flops_per_sample"] == pytest.approx(2 * 16 * 2)
+
+
 def test_a_model_without_torch_has_no_flop_count(split: Any) -> None:
     class Constant:
         def predict_proba(self, batch: Any) -> np.ndarray:

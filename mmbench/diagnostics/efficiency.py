@@ -7,8 +7,9 @@ decoding is outside them), the first call left out as warm-up, over the calls wi
 batch; when a split has fewer than `MIN_TIMED` of them, the first batch is timed again
 until there are that many. A separate probe of 13 more calls (as before) was half as much
 model work again as scoring OpenMoji's 799 test rows. FLOPs come from the formulas of
-`torch.utils.flop_counter` over one call on the split's first `PROBE_BATCH` rows (matrix
-products and convolutions, forward only; None for a model that does not run torch),
+`torch.utils.flop_counter` over one call on the split's first `PROBE_BATCH` rows, cut from
+the evaluation's first batch rather than decoded again (matrix products and convolutions,
+forward only; None for a model that does not run torch),
 counted by a dispatch mode of our own: torch's `FlopCounterMode` imports `torch._dynamo`
 on its first operation (1.7-1.9 s here, as long as importing torch), a cost a bare loop
 never pays and nothing here needs, since nothing is compiled. Throughput is the
@@ -75,6 +76,18 @@ def _flops(model: Any, batch: Any) -> float | None:
     return float(mode.total) if mode.total else None
 
 
+def _probe_batch(model: Any, split: Any, first: Any = None) -> Any:
+    """The split's first PROBE_BATCH rows as a batch: the head of `first` (a batch of the
+    split's first rows) when it holds them, else loaded."""
+    from mmbench.loader import BatchLoader
+
+    wanted = min(PROBE_BATCH, len(split))
+    if first is not None and len(first) >= wanted:
+        return first.head(wanted)
+    image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
+    return next(iter(BatchLoader(split.select(range(wanted)), batch_size=PROBE_BATCH, image_size=image_size)))
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
@@ -111,15 +124,12 @@ def latencies(model: Any, split: Any, calls: list[tuple[int, float]], device: st
 
 
 def probe(model: Any, split: Any, *, rows: int, predict_s: float, calls: list[tuple[int, float]] | None = None,
-          device: str = "cpu") -> dict[str, Any]:
+          device: str = "cpu", first: Any = None) -> dict[str, Any]:
     """The efficiency figures of `model` on `split`, whose full prediction over `rows` rows
-    took `predict_s` seconds in the `predict_proba` calls `calls` ((rows, seconds) each)."""
-    from mmbench.loader import BatchLoader
-
+    took `predict_s` seconds in the `predict_proba` calls `calls` ((rows, seconds) each);
+    `first`, the evaluation's first batch (the split's first rows), spares decoding them again."""
     full, times = latencies(model, split, list(calls or []), device)
-    image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
-    batch = next(iter(BatchLoader(split.select(range(min(PROBE_BATCH, len(split)))),
-                                  batch_size=PROBE_BATCH, image_size=image_size)))
+    batch = _probe_batch(model, split, first)
     flops = _flops(model, batch)
     per_batch = np.asarray(times)
     out: dict[str, Any] = {

@@ -11,7 +11,7 @@ import numpy as np
 from mmbench.data import DatasetInfo
 from mmbench.diagnostics import efficiency
 from mmbench.diagnostics.views import CLEAN, apply_view, batch_transform
-from mmbench.loader import BatchLoader
+from mmbench.loader import Batch, BatchLoader
 from mmbench.metrics import METRICS
 from mmbench.metrics.calibration import CALIBRATION_METRICS, reliability
 from mmbench.stats import Estimate, bootstrap_mean, bootstrap_metric
@@ -35,10 +35,12 @@ CI_SEED = 0  # fixed so a CI depends only on the predictions
 
 def predict(model: Any, split: Any, batch_size: int | None = None,
             transform: Callable[[Any], Any] | None = None,
-            calls: list[tuple[int, float]] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+            calls: list[tuple[int, float]] | None = None,
+            first: list[Batch] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(ids, labels, probabilities) over a split, batch by batch (each passed through
     `transform` first, when given: a perturbation view); `calls`, when given, receives
-    (rows, seconds) of every `predict_proba` call (the efficiency figures read them)."""
+    (rows, seconds) of every `predict_proba` call, and `first` the first batch (the
+    efficiency figures read them)."""
     image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
     ids: list[str] = []
     labels: list[np.ndarray] = []
@@ -47,6 +49,8 @@ def predict(model: Any, split: Any, batch_size: int | None = None,
                              cache_images=False):
         if transform is not None:
             batch = transform(batch)
+        if first is not None and not first:
+            first.append(batch)
         ids.extend(batch.ids)
         labels.append(batch.labels.numpy())
         started = time.perf_counter()
@@ -152,10 +156,11 @@ class ClassificationTask:
         split = dataset[eval_name]
         device = str(getattr(fitted.model, "device", "cpu"))
         calls: list[tuple[int, float]] = []
+        first: list[Batch] = []
         if ctx.view == CLEAN:
             efficiency.start(device)
         ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)),
-                                     transform=batch_transform(ctx.view), calls=calls)
+                                     transform=batch_transform(ctx.view), calls=calls, first=first)
         labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
                                                       ctx.unseen_classes)
         keep = labels >= 0  # unlabeled rows cannot be scored
@@ -176,6 +181,7 @@ class ClassificationTask:
         table = predictions_table(ids, labels, probs).append_column("cluster", [clusters.astype(str).tolist()])
         if ctx.view == CLEAN:
             diagnostics["efficiency"] = efficiency.probe(fitted.model, self.view(split), rows=len(ids),
-                                                         predict_s=timings["predict_s"], calls=calls, device=device)
+                                                         predict_s=timings["predict_s"], calls=calls, device=device,
+                                                         first=first[0] if first else None)
         return TaskOutput(eval_name, len(labels), metrics, table, timings, fit={**fitted.report, **notes},
                           diagnostics=diagnostics)
