@@ -7,7 +7,9 @@ spent after the run had finished, in that shutdown. `gc.freeze()` moves every ob
 at that moment out of the collector's sight for good. Objects made later are collected as
 before; a frozen object that becomes garbage is freed by its reference count, and only a
 frozen cycle waits for the process to end. Frozen once torch is in, the same evaluation's
-shutdown took 0.12-0.14 s (3 runs each; see benchmarks/perf/RESULTS.md).
+shutdown took 0.12-0.14 s (3 runs each). What was imported before torch (mmbench's own
+modules, numpy, pyarrow) is frozen first, so that the collections torch's import sets off
+do not trace it either. See benchmarks/perf/RESULTS.md for the whole evaluation's figures.
 
 Only a process that mmbench owns is frozen: the `mmbench` command's, and the workers it
 forks. A library call inside someone else's Python (a notebook, a test runner, a Ray

@@ -13,6 +13,11 @@ process; wall time is the process's, peak memory that of its whole process tree 
 so pages a forked worker shares with its parent count once, sampled every 20 ms from
 /proc). Interleaved repeats, medians, ratios mmbench / bare.
 
+The `mmbench` command freezes its garbage collector's view of what it holds once torch is
+imported (`mmbench/heap.py`), which shortens every torch process's shutdown by 0.2-0.3 s; the
+bare loop as a user writes it does not. So each row also runs the bare loop doing the same
+(`frozen` columns): mmbench over that is its own cost alone.
+
     python benchmarks/perf/evaluate_overhead.py                 # full
     python benchmarks/perf/evaluate_overhead.py --images 150 --repeat 1 --sizes tiny   # smoke
 """
@@ -135,6 +140,42 @@ def byte_compile_mmbench() -> None:
     compileall.compile_dir(str(Path(mmbench.__file__).parent), quiet=1)
 
 
+FREEZE_FLAG = "--gc-freeze"  # the bare loop freezes its collector as the mmbench command does
+
+
+def freeze_like_mmbench() -> None:
+    """What `mmbench.heap.freeze_imports` does in the mmbench command's process, for a bare loop."""
+    import gc
+
+    gc.freeze()
+    import torch  # noqa: F401
+
+    gc.freeze()
+
+
+def bare_commands(command: list[str]) -> dict[str, list[str]]:
+    """The bare loop as a user writes it, and the same loop with mmbench's collector freeze."""
+    return {"bare": command, "frozen": [*command[:2], FREEZE_FLAG, *command[2:]]}
+
+
+def ratios(runs: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
+    """Medians of mmbench's and both bare loops' wall and peak, and mmbench's ratios over each."""
+    wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    peak = {k: statistics.median(p for _, p in v) for k, v in runs.items()}
+    return {"mmbench_s": round(wall["mmbench"], 2), "bare_s": round(wall["bare"], 2),
+            "frozen_s": round(wall["frozen"], 2), "wall_ratio": round(wall["mmbench"] / wall["bare"], 3),
+            "frozen_wall_ratio": round(wall["mmbench"] / wall["frozen"], 3),
+            "mmbench_mb": round(peak["mmbench"], 1), "bare_mb": round(peak["bare"], 1),
+            "frozen_mb": round(peak["frozen"], 1), "rss_ratio": round(peak["mmbench"] / peak["bare"], 3),
+            "frozen_rss_ratio": round(peak["mmbench"] / peak["frozen"], 3)}
+
+
+def describe(row: dict[str, Any]) -> str:
+    return (f"mmbench {row['mmbench_s']:7.2f} s / bare {row['bare_s']:7.2f} s = {row['wall_ratio']:5.3f} "
+            f"(frozen bare {row['frozen_s']:.2f} s: {row['frozen_wall_ratio']:5.3f}); peak {row['mmbench_mb']:7.1f} / "
+            f"{row['bare_mb']:7.1f} MB = {row['rss_ratio']:5.3f} (frozen: {row['frozen_rss_ratio']:5.3f})")
+
+
 def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, peak process-tree PSS in MB) of one run of `command`."""
     started = time.perf_counter()
@@ -167,8 +208,11 @@ def main() -> None:
                              "which mmbench's default options give a lone job too)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "mmbench-bench-evaluate"))
     parser.add_argument("--bare", nargs=4, metavar=("MODEL_DIR", "HOME", "TASK", "PROMPTS"), help=argparse.SUPPRESS)
+    parser.add_argument(FREEZE_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
+        if args.gc_freeze:
+            freeze_like_mmbench()
         print(json.dumps(bare(*args.bare, threads=args.threads)))
         return
 
@@ -197,27 +241,21 @@ def main() -> None:
             model = {"name": "hf-clip", "config": {"path": str(folder)}}
             suite.write_text(json.dumps({"name": "overhead", "seeds": 1, "models": [model],
                                          "datasets": [{"name": "openmoji", "options": options, "tasks": [task]}]}))
-            runs: dict[str, list[tuple[float, float]]] = {"mmbench": [], "bare": []}
+            runs: dict[str, list[tuple[float, float]]] = {"mmbench": [], "bare": [], "frozen": []}
             for attempt in range(args.repeat):
                 store = work / f"store-{size}-{task}-{attempt}"
                 remove_tree(store, work, "benchmark store")  # a fresh store: the run does the work
                 commands = {
                     "mmbench": [sys.executable, "-m", "mmbench.cli", "run", "--suite", str(suite),
                                 "--store", str(store), "--no-leaderboard", "--quiet"],
-                    "bare": [sys.executable, __file__, "--threads", str(args.threads), "--bare", str(folder), str(home),
-                             task, str(prompts_file)],
+                    **bare_commands([sys.executable, __file__, "--threads", str(args.threads), "--bare", str(folder),
+                                     str(home), task, str(prompts_file)]),
                 }
                 for name, command in commands.items():  # interleaved
                     runs[name].append(measured(command, env))
-            wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
-            peak = {k: statistics.median(p for _, p in v) for k, v in runs.items()}
-            row = {"size": size, "task": task, "mmbench_s": round(wall["mmbench"], 2), "bare_s": round(wall["bare"], 2),
-                   "wall_ratio": round(wall["mmbench"] / wall["bare"], 3), "mmbench_mb": round(peak["mmbench"], 1),
-                   "bare_mb": round(peak["bare"], 1), "rss_ratio": round(peak["mmbench"] / peak["bare"], 3)}
+            row = {"size": size, "task": task, **ratios(runs)}
             rows.append(row)
-            print(f"{size:>8} {task:>10}: mmbench {row['mmbench_s']:7.2f} s / bare {row['bare_s']:7.2f} s = "
-                  f"{row['wall_ratio']:5.3f}; peak {row['mmbench_mb']:7.1f} / {row['bare_mb']:7.1f} MB = "
-                  f"{row['rss_ratio']:5.3f}", flush=True)
+            print(f"{size:>8} {task:>10}: {describe(row)}", flush=True)
     print(json.dumps(rows))
 
 

@@ -8,7 +8,8 @@ what a user would write around the model: the Arrow shards read with pyarrow, th
 decoded and resized with PIL exactly as mmbench's loader does, the model's own tokenisation
 and network (its safetensors weights), batches of 128, argmax accuracy. Both print the same
 accuracy (checked). Each run is a fresh process; wall time and peak process-tree PSS as in
-`evaluate_overhead.py`; interleaved repeats, medians, ratios mmbench / bare.
+`evaluate_overhead.py`, and so is the second bare loop with mmbench's collector freeze;
+interleaved repeats, medians, ratios mmbench / bare.
 
     python benchmarks/perf/fusion_overhead.py                       # full: every emoji
     python benchmarks/perf/fusion_overhead.py --images 150 --repeat 1   # smoke
@@ -20,14 +21,22 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_overhead import BATCH, byte_compile_mmbench, measured  # noqa: E402 (a sibling script)
+from evaluate_overhead import (  # noqa: E402 (a sibling script)
+    BATCH,
+    FREEZE_FLAG,
+    bare_commands,
+    byte_compile_mmbench,
+    describe,
+    freeze_like_mmbench,
+    measured,
+    ratios,
+)
 
 MODEL = "concat-fusion"
 
@@ -83,8 +92,11 @@ def main() -> None:
                              "which mmbench's default options give a lone job too)")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "mmbench-bench-fusion"))
     parser.add_argument("--bare", nargs=2, metavar=("ARTIFACT", "HOME"), help=argparse.SUPPRESS)
+    parser.add_argument(FREEZE_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
+        if args.gc_freeze:
+            freeze_like_mmbench()
         print(json.dumps(bare(*args.bare, threads=args.threads)))
         return
 
@@ -111,14 +123,14 @@ def main() -> None:
     if not (fitted / "artifacts").is_dir():
         subprocess.run([*run, "--store", str(fitted)], env=env, check=True, capture_output=True)
     artifact = _artifact_folder(fitted)
-    runs: dict[str, list[tuple[float, float]]] = {"mmbench": [], "bare": []}
+    runs: dict[str, list[tuple[float, float]]] = {"mmbench": [], "bare": [], "frozen": []}
     for attempt in range(args.repeat):
         store = work / f"store-{attempt}"
         remove_tree(store, work, "benchmark store")
         shutil.copytree(fitted / "artifacts", store / "artifacts")  # the fit only: the run evaluates
         commands = {"mmbench": [*run, "--store", str(store)],
-                    "bare": [sys.executable, __file__, "--threads", str(args.threads), "--bare", str(artifact),
-                             str(home)]}
+                    **bare_commands([sys.executable, __file__, "--threads", str(args.threads), "--bare", str(artifact),
+                                     str(home)])}
         for name, command in commands.items():  # interleaved
             runs[name].append(measured(command, env))
     # The same forward passes: both sides' accuracy on the same records.
@@ -130,15 +142,8 @@ def main() -> None:
     if record["model_info"].get("fit_loaded") is not True or abs(ours - bare_score["accuracy"]) > 1e-3:
         raise RuntimeError(f"not the same work: mmbench {ours} (fit loaded: {record['model_info'].get('fit_loaded')})"
                            f", bare {bare_score['accuracy']}")
-    wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
-    peak = {k: statistics.median(p for _, p in v) for k, v in runs.items()}
-    row = {"model": MODEL, "records": bare_score["n"], "accuracy": ours, "mmbench_s": round(wall["mmbench"], 2),
-           "bare_s": round(wall["bare"], 2), "wall_ratio": round(wall["mmbench"] / wall["bare"], 3),
-           "mmbench_mb": round(peak["mmbench"], 1), "bare_mb": round(peak["bare"], 1),
-           "rss_ratio": round(peak["mmbench"] / peak["bare"], 3)}
-    print(f"{MODEL} on {row['records']} test records (accuracy {ours:.4f} both): mmbench {row['mmbench_s']:.2f} s / "
-          f"bare {row['bare_s']:.2f} s = {row['wall_ratio']:.3f}; peak {row['mmbench_mb']:.1f} / "
-          f"{row['bare_mb']:.1f} MB = {row['rss_ratio']:.3f}")
+    row = {"model": MODEL, "records": bare_score["n"], "accuracy": ours, **ratios(runs)}
+    print(f"{MODEL} on {row['records']} test records (accuracy {ours:.4f} both): {describe(row)}")
     print(json.dumps(row))
 
 
