@@ -29,9 +29,9 @@ class Batch:
         return len(self.ids)
 
     def head(self, rows: int) -> Batch:
-        """The batch's first `rows` rows (views of its tensors, not copies)."""
-        return Batch(self.ids[:rows], None if self.images is None else self.images[:rows], self.texts[:rows],
-                     None if self.labels is None else self.labels[:rows])
+        """The batch's first `rows` rows, copied (a view would keep the whole batch alive)."""
+        return Batch(self.ids[:rows], None if self.images is None else self.images[:rows].clone(),
+                     self.texts[:rows], None if self.labels is None else self.labels[:rows].clone())
 
 
 def primary_text(row: dict[str, Any]) -> str:

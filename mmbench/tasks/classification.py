@@ -39,8 +39,8 @@ def predict(model: Any, split: Any, batch_size: int | None = None,
             first: list[Batch] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(ids, labels, probabilities) over a split, batch by batch (each passed through
     `transform` first, when given: a perturbation view); `calls`, when given, receives
-    (rows, seconds) of every `predict_proba` call, and `first` the first batch (the
-    efficiency figures read them)."""
+    (rows, seconds) of every `predict_proba` call, and `first` the first batch's first
+    `efficiency.PROBE_BATCH` rows (the efficiency figures read them)."""
     image_size = getattr(model, "image_size", None) if getattr(model, "uses_images", False) else None
     ids: list[str] = []
     labels: list[np.ndarray] = []
@@ -50,7 +50,7 @@ def predict(model: Any, split: Any, batch_size: int | None = None,
         if transform is not None:
             batch = transform(batch)
         if first is not None and not first:
-            first.append(batch)
+            first.append(batch.head(efficiency.PROBE_BATCH))
         ids.extend(batch.ids)
         labels.append(batch.labels.numpy())
         started = time.perf_counter()
@@ -156,9 +156,10 @@ class ClassificationTask:
         split = dataset[eval_name]
         device = str(getattr(fitted.model, "device", "cpu"))
         calls: list[tuple[int, float]] = []
-        first: list[Batch] = []
+        first: list[Batch] | None = None
         if ctx.view == CLEAN:
             efficiency.start(device)
+            first = []
         ids, labels, probs = predict(fitted.model, self.view(apply_view(split, ctx.view)),
                                      transform=batch_transform(ctx.view), calls=calls, first=first)
         labels, probs, names, notes = to_fitted_space(labels, probs, class_names, fitted.classes,
