@@ -31,8 +31,8 @@ def own_this_process() -> None:
 
 
 def freeze_imports() -> None:
-    """Import torch, then freeze everything alive (once per process; nothing in a process
-    mmbench does not own)."""
+    """Freeze everything alive, import torch, freeze again (once per process; nothing in a
+    process mmbench does not own)."""
     global _frozen
     if not _owned or _frozen:
         return
