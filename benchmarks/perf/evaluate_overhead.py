@@ -14,8 +14,8 @@ so pages a forked worker shares with its parent count once, sampled every 20 ms 
 /proc). Interleaved repeats, medians, ratios mmbench / bare.
 
 The `mmbench` command freezes its garbage collector's view of what it holds once torch is
-imported (`mmbench/heap.py`), which shortens every torch process's shutdown by 0.2-0.3 s; the
-bare loop as a user writes it does not. So each row also runs the bare loop doing the same
+imported (`mmbench/heap.py`), which takes a few tenths of a second off a torch process's
+shutdown here; the bare loop as a user writes it does not. So each row also runs the bare loop doing the same
 (`frozen` columns): mmbench over that is its own cost alone.
 
     python benchmarks/perf/evaluate_overhead.py                 # full
