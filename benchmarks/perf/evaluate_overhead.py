@@ -144,13 +144,11 @@ FREEZE_FLAG = "--gc-freeze"  # the bare loop freezes its collector as the mmbenc
 
 
 def freeze_like_mmbench() -> None:
-    """What `mmbench.heap.freeze_imports` does in the mmbench command's process, for a bare loop."""
-    import gc
+    """The mmbench command's collector freeze (`mmbench.heap`), in a bare loop's process."""
+    from mmbench import heap
 
-    gc.freeze()
-    import torch  # noqa: F401
-
-    gc.freeze()
+    heap.own_this_process()
+    heap.freeze_imports()
 
 
 def bare_commands(command: list[str]) -> dict[str, list[str]]:

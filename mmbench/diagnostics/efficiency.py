@@ -23,9 +23,12 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mmbench.loader import Batch
 
 PROBE_BATCH = 32  # rows of the call whose FLOPs are counted
 WARMUP = 1  # the evaluation's first calls, left out of the latency
@@ -76,7 +79,7 @@ def _flops(model: Any, batch: Any) -> float | None:
     return float(mode.total) if mode.total else None
 
 
-def _probe_batch(model: Any, split: Any, first: Any = None) -> Any:
+def _probe_batch(model: Any, split: Any, first: Batch | None = None) -> Batch:
     """The split's first PROBE_BATCH rows as a batch: the head of `first` (a batch of the
     split's first rows) when it holds them, else loaded."""
     from mmbench.loader import BatchLoader
@@ -124,7 +127,7 @@ def latencies(model: Any, split: Any, calls: list[tuple[int, float]], device: st
 
 
 def probe(model: Any, split: Any, *, rows: int, predict_s: float, calls: list[tuple[int, float]] | None = None,
-          device: str = "cpu", first: Any = None) -> dict[str, Any]:
+          device: str = "cpu", first: Batch | None = None) -> dict[str, Any]:
     """The efficiency figures of `model` on `split`, whose full prediction over `rows` rows
     took `predict_s` seconds in the `predict_proba` calls `calls` ((rows, seconds) each);
     `first`, the evaluation's first batch (the split's first rows), spares decoding them again."""
